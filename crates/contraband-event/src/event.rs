@@ -1,0 +1,179 @@
+use std::ops::ControlFlow;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::path::{visit_map, visit_path, visit_strings};
+use crate::{ContainerContext, LogSource, Timestamp};
+
+/// Where an event came from, precisely enough to find it again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// A file path, `-` for stdin, or a live source such as `docker:unix:///var/run/docker.sock`.
+    pub source: Arc<str>,
+    /// 1-based line of the (first) record, for line-oriented input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Byte offset of the record in the (decompressed) input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// 0-based index within a document holding many records (a JSON array).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+}
+
+/// One normalized event.
+#[derive(Debug, Default)]
+pub struct Event {
+    pub logsource: LogSource,
+    pub time: Timestamp,
+    pub host: Option<String>,
+    pub container: Option<Box<ContainerContext>>,
+    /// The event's fields: always a JSON object, keyed by Sigma field names
+    /// (flat) or by the source's own tree (nested, addressed with dots).
+    pub fields: Map<String, Value>,
+    pub origin: Origin,
+    /// The record as read, for output. Decoders keep the text they already
+    /// hold rather than re-serializing, so this costs nothing extra.
+    pub raw: Option<Arc<str>>,
+    container_value: OnceLock<Value>,
+}
+
+impl Clone for Event {
+    fn clone(&self) -> Event {
+        Event {
+            logsource: self.logsource.clone(),
+            time: self.time,
+            host: self.host.clone(),
+            container: self.container.clone(),
+            fields: self.fields.clone(),
+            origin: self.origin.clone(),
+            raw: self.raw.clone(),
+            container_value: OnceLock::new(),
+        }
+    }
+}
+
+/// Field-name prefix under which rules reach the container context.
+pub const CONTAINER_PREFIX: &str = "container.";
+
+impl Event {
+    pub fn new(logsource: LogSource, time: Timestamp, fields: Map<String, Value>) -> Event {
+        Event {
+            logsource,
+            time,
+            fields,
+            ..Event::default()
+        }
+    }
+
+    /// Attach (or replace) the container context.
+    pub fn set_container(&mut self, container: ContainerContext) {
+        self.container = Some(Box::new(container));
+        self.container_value = OnceLock::new();
+    }
+
+    /// Mutable access to the container context, creating an empty one.
+    /// Drops the cached rule view so the next lookup sees the change.
+    pub fn container_mut(&mut self) -> &mut ContainerContext {
+        self.container_value = OnceLock::new();
+        self.container.get_or_insert_with(Default::default)
+    }
+
+    /// Calls `f` on each value the Sigma field `name` has in this event,
+    /// until `f` breaks. `container.*` names read the container context;
+    /// every other name reads the fields.
+    pub fn visit<'a>(
+        &'a self,
+        name: &str,
+        f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if let Some(rest) = name.strip_prefix(CONTAINER_PREFIX) {
+            if let Some(container) = self.container_view() {
+                let mut found = false;
+                let flow = visit_path(container, rest, &mut |v| {
+                    found = true;
+                    f(v)
+                });
+                if found {
+                    return flow;
+                }
+            }
+        }
+        visit_map(&self.fields, name, f)
+    }
+
+    /// The first value of field `name`, if it has any.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let mut first = None;
+        let _ = self.visit(name, &mut |v| {
+            first = Some(v);
+            ControlFlow::Break(())
+        });
+        first
+    }
+
+    /// The first value of field `name` as text (numbers and booleans are
+    /// rendered; objects and arrays are not text).
+    pub fn get_str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        match self.get(name)? {
+            Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+            Value::Bool(b) => Some(std::borrow::Cow::Owned(b.to_string())),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` on every scalar in the event's fields, for keyword searches.
+    pub fn for_each_scalar<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        for v in self.fields.values() {
+            visit_strings(v, f)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The container context as rules see it, built once per event on first use.
+    pub fn container_view(&self) -> Option<&Value> {
+        let container = self.container.as_deref()?;
+        Some(self.container_value.get_or_init(|| {
+            serde_json::to_value(container).unwrap_or(Value::Null)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_fields_resolve_through_the_context() {
+        let fields = json!({"Image": "/usr/bin/hashcat", "container.id": "from-fields"});
+        let mut event = Event::new(
+            LogSource::new(Some("linux"), Some("process_creation"), None),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        );
+        assert_eq!(event.get_str("container.id").as_deref(), Some("from-fields"));
+        event.set_container(ContainerContext {
+            id: Some("abc".into()),
+            privileged: Some(true),
+            mounts: vec![crate::Mount {
+                source: Some("/".into()),
+                destination: Some("/mnt".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(event.get_str("container.id").as_deref(), Some("abc"));
+        assert_eq!(event.get("container.privileged"), Some(&json!(true)));
+        assert_eq!(event.get_str("container.mounts.source").as_deref(), Some("/"));
+        assert_eq!(event.get_str("Image").as_deref(), Some("/usr/bin/hashcat"));
+        event.container_mut().privileged = Some(false);
+        assert_eq!(event.get("container.privileged"), Some(&json!(false)));
+    }
+}

@@ -1,0 +1,24 @@
+//! The one event type every contraband stage works on.
+//!
+//! Decoders turn raw telemetry into [`Event`]s; the Sigma matcher reads them
+//! through [`Event::visit`] and [`Event::for_each_string`]; sinks render
+//! them. No stage knows which source produced an event.
+//!
+//! Field names follow the Sigma taxonomy for the event's [`LogSource`]
+//! (`Image`, `CommandLine`, ...). Nested telemetry (Kubernetes audit) keeps its
+//! own tree and is addressed with dotted paths (`objectRef.resource`). The
+//! container an event happened in is a typed [`ContainerContext`], reachable
+//! by rules under the `container.` prefix.
+
+mod container;
+mod event;
+mod logsource;
+mod path;
+mod time;
+
+pub use container::{image_registry, ContainerContext, Mount};
+pub use event::{Event, Origin, CONTAINER_PREFIX};
+pub use logsource::LogSource;
+pub use path::{visit_map, visit_path, visit_strings};
+pub use serde_json::{Map, Value};
+pub use time::{parse_time, Timestamp, TimeError};

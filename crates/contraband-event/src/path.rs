@@ -1,0 +1,154 @@
+//! Dotted-path lookup over a JSON tree, the way Sigma rules address fields.
+
+use std::ops::ControlFlow;
+
+use serde_json::{Map, Value};
+
+/// Calls `f` on every leaf value that `path` reaches in `root`, until `f`
+/// breaks. Returns `Break` if it did.
+///
+/// - A key that itself contains dots (`"Actor.ID"` stored flat) wins over
+///   descending, and every split point is tried, so flat and nested
+///   spellings of the same name both resolve.
+/// - An array met along the way fans out: each element continues the path.
+///   A numeric segment indexes into an array instead.
+/// - An array at the end of the path is visited element by element (Sigma
+///   treats a list-valued field as matching when any element matches), but
+///   an empty array or an object is visited as itself so `exists` and `null`
+///   checks still see it.
+pub fn visit_path<'a>(
+    root: &'a Value,
+    path: &str,
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match root {
+        Value::Object(map) => visit_map(map, path, f),
+        Value::Array(items) => {
+            let (head, rest) = match path.split_once('.') {
+                Some((h, r)) => (h, Some(r)),
+                None => (path, None),
+            };
+            if let Ok(index) = head.parse::<usize>() {
+                if let Some(item) = items.get(index) {
+                    return match rest {
+                        Some(rest) => visit_path(item, rest, f),
+                        None => visit_leaf(item, f),
+                    };
+                }
+                return ControlFlow::Continue(());
+            }
+            for item in items {
+                visit_path(item, path, f)?;
+            }
+            ControlFlow::Continue(())
+        }
+        _ => ControlFlow::Continue(()),
+    }
+}
+
+/// [`visit_path`] starting from an object's map.
+pub fn visit_map<'a>(
+    map: &'a Map<String, Value>,
+    path: &str,
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    if let Some(v) = map.get(path) {
+        return visit_leaf(v, f);
+    }
+    for (i, _) in path.match_indices('.') {
+        if let Some(v) = map.get(&path[..i]) {
+            visit_path(v, &path[i + 1..], f)?;
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+fn visit_leaf<'a>(
+    v: &'a Value,
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match v {
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                f(item)?;
+            }
+            ControlFlow::Continue(())
+        }
+        _ => f(v),
+    }
+}
+
+/// Calls `f` on every scalar in the tree (strings, numbers, booleans), for
+/// Sigma keyword searches that name no field.
+pub fn visit_strings<'a>(
+    root: &'a Value,
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match root {
+        Value::Object(map) => {
+            for v in map.values() {
+                visit_strings(v, f)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Value::Array(items) => {
+            for v in items {
+                visit_strings(v, f)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Value::Null => ControlFlow::Continue(()),
+        scalar => f(scalar),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn collect(root: &Value, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let _ = visit_path(root, path, &mut |v| {
+            out.push(v.clone());
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    #[test]
+    fn nested_flat_and_arrays() {
+        let v = json!({
+            "Actor.ID": "flat",
+            "Actor": {"ID": "nested"},
+            "spec": {"containers": [
+                {"image": "a", "securityContext": {"privileged": true}},
+                {"image": "b"}
+            ]},
+            "tags": ["x", "y"],
+            "empty": []
+        });
+        assert_eq!(collect(&v, "Actor.ID"), vec![json!("flat")]);
+        assert_eq!(collect(&v, "spec.containers.image"), vec![json!("a"), json!("b")]);
+        assert_eq!(collect(&v, "spec.containers.1.image"), vec![json!("b")]);
+        assert_eq!(
+            collect(&v, "spec.containers.securityContext.privileged"),
+            vec![json!(true)]
+        );
+        assert_eq!(collect(&v, "tags"), vec![json!("x"), json!("y")]);
+        assert_eq!(collect(&v, "empty"), vec![json!([])]);
+        assert!(collect(&v, "missing.path").is_empty());
+    }
+
+    #[test]
+    fn stops_early() {
+        let v = json!({"a": [1, 2, 3]});
+        let mut seen = 0;
+        let flow = visit_path(&v, "a", &mut |_| {
+            seen += 1;
+            ControlFlow::Break(())
+        });
+        assert!(flow.is_break());
+        assert_eq!(seen, 1);
+    }
+}

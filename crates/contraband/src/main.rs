@@ -1,0 +1,3 @@
+fn main() {
+    println!("contraband {}", env!("CARGO_PKG_VERSION"));
+}
