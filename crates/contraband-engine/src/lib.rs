@@ -1,1 +1,14 @@
-//! Placeholder until this crate lands.
+//! The detection pipeline shared by `hunt` and `watch`: events in, alerts
+//! out. No stage knows which source fed it.
+
+mod alert;
+mod level;
+mod strategy;
+
+pub use alert::{Alert, Attack, Process, RawEvent, RuleInfo, StrategyInfo};
+pub use level::Level;
+pub use strategy::{
+    builtin_strategies, Categorization, Priority, Resource, Strategy, StrategyError, Technique,
+    Validation,
+};
+pub mod report;

@@ -138,9 +138,7 @@ impl ContainerContext {
 pub fn image_registry(reference: &str) -> &str {
     let reference = reference.split('@').next().unwrap_or(reference);
     match reference.split_once('/') {
-        Some((first, _))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first
         }
         _ => "docker.io",
@@ -156,7 +154,10 @@ mod tests {
         assert_eq!(image_registry("busybox"), "docker.io");
         assert_eq!(image_registry("library/busybox:1"), "docker.io");
         assert_eq!(image_registry("localhost:5000/hashcat"), "localhost:5000");
-        assert_eq!(image_registry("ghcr.io/hashcat/hashcat@sha256:ab"), "ghcr.io");
+        assert_eq!(
+            image_registry("ghcr.io/hashcat/hashcat@sha256:ab"),
+            "ghcr.io"
+        );
         assert_eq!(image_registry("localhost/x"), "localhost");
     }
 

@@ -139,9 +139,10 @@ impl Event {
     /// The container context as rules see it, built once per event on first use.
     pub fn container_view(&self) -> Option<&Value> {
         let container = self.container.as_deref()?;
-        Some(self.container_value.get_or_init(|| {
-            serde_json::to_value(container).unwrap_or(Value::Null)
-        }))
+        Some(
+            self.container_value
+                .get_or_init(|| serde_json::to_value(container).unwrap_or(Value::Null)),
+        )
     }
 }
 
@@ -158,7 +159,10 @@ mod tests {
             Timestamp(0),
             fields.as_object().unwrap().clone(),
         );
-        assert_eq!(event.get_str("container.id").as_deref(), Some("from-fields"));
+        assert_eq!(
+            event.get_str("container.id").as_deref(),
+            Some("from-fields")
+        );
         event.set_container(ContainerContext {
             id: Some("abc".into()),
             privileged: Some(true),
@@ -171,7 +175,10 @@ mod tests {
         });
         assert_eq!(event.get_str("container.id").as_deref(), Some("abc"));
         assert_eq!(event.get("container.privileged"), Some(&json!(true)));
-        assert_eq!(event.get_str("container.mounts.source").as_deref(), Some("/"));
+        assert_eq!(
+            event.get_str("container.mounts.source").as_deref(),
+            Some("/")
+        );
         assert_eq!(event.get_str("Image").as_deref(), Some("/usr/bin/hashcat"));
         event.container_mut().privileged = Some(false);
         assert_eq!(event.get("container.privileged"), Some(&json!(false)));

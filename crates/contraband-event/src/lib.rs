@@ -21,4 +21,4 @@ pub use event::{Event, Origin, CONTAINER_PREFIX};
 pub use logsource::LogSource;
 pub use path::{visit_map, visit_path, visit_strings};
 pub use serde_json::{Map, Value};
-pub use time::{parse_time, Timestamp, TimeError};
+pub use time::{parse_time, TimeError, Timestamp};

@@ -129,7 +129,10 @@ mod tests {
             "empty": []
         });
         assert_eq!(collect(&v, "Actor.ID"), vec![json!("flat")]);
-        assert_eq!(collect(&v, "spec.containers.image"), vec![json!("a"), json!("b")]);
+        assert_eq!(
+            collect(&v, "spec.containers.image"),
+            vec![json!("a"), json!("b")]
+        );
         assert_eq!(collect(&v, "spec.containers.1.image"), vec![json!("b")]);
         assert_eq!(
             collect(&v, "spec.containers.securityContext.privileged"),

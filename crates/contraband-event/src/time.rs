@@ -67,7 +67,9 @@ pub fn parse_time(input: &str) -> Result<Timestamp, TimeError> {
         }
     }
     if let Ok(d) = civil.parse::<jiff::civil::Date>() {
-        if let Ok(ts) = jiff::tz::TimeZone::UTC.to_timestamp(d.to_datetime(jiff::civil::Time::midnight())) {
+        if let Ok(ts) =
+            jiff::tz::TimeZone::UTC.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+        {
             return Ok(Timestamp(ts.as_nanosecond() as i64));
         }
     }
@@ -111,7 +113,10 @@ mod tests {
     fn parses_common_forms() {
         let want = 1_700_000_000_000_000_000;
         assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap().0, want);
-        assert_eq!(parse_time("2023-11-14T22:13:20.000000000Z").unwrap().0, want);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.000000000Z").unwrap().0,
+            want
+        );
         assert_eq!(parse_time("2023-11-14T23:13:20+01:00").unwrap().0, want);
         assert_eq!(parse_time("2023-11-14 22:13:20").unwrap().0, want);
         assert_eq!(parse_time("1700000000").unwrap().0, want);
@@ -123,6 +128,9 @@ mod tests {
 
     #[test]
     fn formats_rfc3339_utc() {
-        assert_eq!(Timestamp(1_700_000_000_000_000_000).to_rfc3339(), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            Timestamp(1_700_000_000_000_000_000).to_rfc3339(),
+            "2023-11-14T22:13:20Z"
+        );
     }
 }

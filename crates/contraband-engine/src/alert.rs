@@ -1,0 +1,223 @@
+//! The one Alert type. Every output format is a view of it; the JSON schema
+//! is documented in `docs/alerts.md`.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
+
+use crate::level::Level;
+use crate::strategy::{Priority, Strategy};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    /// The triggering event's time.
+    pub time: Timestamp,
+    /// Stable for the same rule firing on the same record: re-running a hunt
+    /// over the same files gives the same ids.
+    pub id: String,
+    /// Equal for repeats of the same finding (same rule, host, container and
+    /// matched values), so downstream systems and suppression can fold them.
+    pub dedup_key: String,
+    pub rule: RuleInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategyInfo>,
+    pub attack: Attack,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    /// Field name → the event value that satisfied the rule.
+    pub matched: Map<String, Value>,
+    pub logsource: LogSource,
+    pub source: Origin,
+    /// The record as read: JSON when it was JSON, else the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<RawEvent>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StrategyInfo {
+    pub id: String,
+    pub title: String,
+    pub priority: Priority,
+}
+
+impl From<&Strategy> for StrategyInfo {
+    fn from(s: &Strategy) -> StrategyInfo {
+        StrategyInfo {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            priority: s.priority,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Attack {
+    /// Upper-case technique ids: `T1611`, `T1110.002`.
+    pub techniques: Vec<String>,
+    /// Tactic names as tagged: `privilege-escalation`.
+    pub tactics: Vec<String>,
+}
+
+impl Attack {
+    /// Read ATT&CK tags (`attack.t1611`, `attack.privilege-escalation`,
+    /// `attack.privilege_escalation`); group ids (`attack.g0139`) and
+    /// software ids (`attack.s0032`) are not techniques and are left out.
+    pub fn from_tags<'a>(tags: impl IntoIterator<Item = &'a str>) -> Attack {
+        let mut attack = Attack::default();
+        for tag in tags {
+            let Some(rest) = tag.strip_prefix("attack.") else {
+                continue;
+            };
+            let bytes = rest.as_bytes();
+            let is_id = |prefix: u8| {
+                bytes.len() >= 5
+                    && bytes[0].eq_ignore_ascii_case(&prefix)
+                    && bytes[1..5].iter().all(u8::is_ascii_digit)
+            };
+            if is_id(b't') {
+                let id = rest.to_ascii_uppercase();
+                if !attack.techniques.contains(&id) {
+                    attack.techniques.push(id);
+                }
+            } else if is_id(b'g') || is_id(b's') {
+                continue;
+            } else {
+                let tactic = rest.replace('_', "-");
+                if !attack.tactics.contains(&tactic) {
+                    attack.tactics.push(tactic);
+                }
+            }
+        }
+        attack
+    }
+}
+
+/// The process an alert is about, when the event names one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Process {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_directory: Option<String>,
+}
+
+impl Process {
+    /// The process fields of a Sigma-taxonomy event, if it has any.
+    pub fn of(event: &Event) -> Option<Process> {
+        let get = |name: &str| event.get_str(name).map(|s| s.into_owned());
+        let process = Process {
+            image: get("Image"),
+            command_line: get("CommandLine"),
+            pid: get("ProcessId"),
+            ppid: get("ParentProcessId"),
+            user: get("User"),
+            parent_image: get("ParentImage"),
+            current_directory: get("CurrentDirectory"),
+        };
+        (process != Process::default()).then_some(process)
+    }
+}
+
+/// The raw record: embedded as JSON when it parses, else as a string.
+#[derive(Clone, Debug)]
+pub enum RawEvent {
+    Json(Box<RawValue>),
+    Text(String),
+}
+
+impl RawEvent {
+    pub fn of(event: &Event) -> Option<RawEvent> {
+        let raw = event.raw.as_deref()?;
+        let trimmed = raw.trim();
+        Some(match RawValue::from_string(trimmed.to_string()) {
+            Ok(json) => RawEvent::Json(json),
+            Err(_) => RawEvent::Text(raw.to_string()),
+        })
+    }
+}
+
+impl Serialize for RawEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawEvent::Json(v) => v.serialize(s),
+            RawEvent::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// 64-bit FNV-1a over `parts` with a separator, as 16 hex digits. Stable
+/// across runs, platforms and compiler versions (unlike `DefaultHasher`),
+/// which is what alert ids and dedup keys need; collision resistance against
+/// an adversary is not a goal here.
+pub(crate) fn stable_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for part in parts {
+        for &b in part.iter().chain(std::iter::once(&0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attack_tags() {
+        let a = Attack::from_tags([
+            "attack.t1611",
+            "attack.privilege_escalation",
+            "attack.t1110.002",
+            "attack.g0139",
+            "attack.s0032",
+            "cve.2019-5736",
+            "attack.defense-evasion",
+        ]);
+        assert_eq!(a.techniques, vec!["T1611", "T1110.002"]);
+        assert_eq!(a.tactics, vec!["privilege-escalation", "defense-evasion"]);
+    }
+
+    #[test]
+    fn stable_hash_is_stable_and_separates_parts() {
+        assert_eq!(
+            stable_hash([b"a".as_slice(), b"b"]),
+            stable_hash([b"a".as_slice(), b"b"])
+        );
+        assert_ne!(
+            stable_hash([b"ab".as_slice(), b""]),
+            stable_hash([b"a".as_slice(), b"b"])
+        );
+        assert_eq!(stable_hash([b"".as_slice()]).len(), 16);
+    }
+}

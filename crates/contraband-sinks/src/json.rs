@@ -1,0 +1,66 @@
+use std::io::{self, BufWriter, Write};
+
+use contraband_engine::Alert;
+use serde_json::Value;
+
+use crate::Sink;
+
+type ToValue = fn(&Alert) -> serde_json::Result<Value>;
+
+/// One JSON document per line, in whichever shape `to_value` produces.
+pub struct JsonLines {
+    out: BufWriter<Box<dyn Write + Send>>,
+    to_value: ToValue,
+}
+
+impl JsonLines {
+    pub fn new(out: Box<dyn Write + Send>, to_value: ToValue) -> JsonLines {
+        JsonLines {
+            out: BufWriter::new(out),
+            to_value,
+        }
+    }
+}
+
+impl Sink for JsonLines {
+    fn write(&mut self, alert: &Alert) -> io::Result<()> {
+        let value = (self.to_value)(alert)?;
+        serde_json::to_writer(&mut self.out, &value)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A single JSON array, streamed: `[` before the first alert, `]` at the end.
+pub struct JsonArray {
+    out: BufWriter<Box<dyn Write + Send>>,
+    written: usize,
+}
+
+impl JsonArray {
+    pub fn new(out: Box<dyn Write + Send>) -> JsonArray {
+        JsonArray {
+            out: BufWriter::new(out),
+            written: 0,
+        }
+    }
+}
+
+impl Sink for JsonArray {
+    fn write(&mut self, alert: &Alert) -> io::Result<()> {
+        self.out
+            .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.out, alert)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out
+            .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+        self.out.flush()
+    }
+}
