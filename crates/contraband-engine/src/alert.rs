@@ -39,6 +39,60 @@ pub struct Alert {
     pub event: Option<RawEvent>,
 }
 
+impl Alert {
+    /// Build the alert for `rule` firing on `event`. The raw record is only
+    /// materialized here, so events that match nothing never pay for it.
+    pub fn new<'t>(
+        rule: RuleInfo,
+        tags: impl IntoIterator<Item = &'t str>,
+        strategy: Option<StrategyInfo>,
+        event: &Event,
+        matched: Map<String, Value>,
+    ) -> Alert {
+        let origin = &event.origin;
+        let line = origin.line.unwrap_or(0).to_le_bytes();
+        let offset = origin.offset.unwrap_or(0).to_le_bytes();
+        let index = origin.index.unwrap_or(0).to_le_bytes();
+        let time = event.time.nanos().to_le_bytes();
+        let id = stable_hash([
+            rule.id.as_bytes(),
+            origin.source.as_bytes(),
+            &line,
+            &offset,
+            &index,
+            &time,
+        ]);
+        let host = event.host.as_deref().unwrap_or_default();
+        let container_id = event
+            .container
+            .as_ref()
+            .and_then(|c| c.id.as_deref())
+            .unwrap_or_default();
+        let matched_text = serde_json::to_string(&matched).unwrap_or_default();
+        let dedup_key = stable_hash([
+            rule.id.as_bytes(),
+            host.as_bytes(),
+            container_id.as_bytes(),
+            matched_text.as_bytes(),
+        ]);
+        Alert {
+            time: event.time,
+            id,
+            dedup_key,
+            rule,
+            strategy,
+            attack: Attack::from_tags(tags),
+            host: event.host.clone(),
+            container: event.container.as_deref().cloned(),
+            process: Process::of(event),
+            matched,
+            logsource: event.logsource.clone(),
+            source: event.origin.clone(),
+            event: RawEvent::of(event),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleInfo {
     pub id: String,

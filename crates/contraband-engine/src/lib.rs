@@ -4,6 +4,7 @@
 mod alert;
 mod level;
 mod strategy;
+mod suppress;
 
 pub use alert::{Alert, Attack, Process, RawEvent, RuleInfo, StrategyInfo};
 pub use level::Level;
@@ -12,3 +13,4 @@ pub use strategy::{
     Validation,
 };
 pub mod report;
+pub use suppress::Deduper;
