@@ -3,6 +3,7 @@
 
 mod alert;
 mod level;
+pub mod rule_tests;
 mod strategy;
 mod suppress;
 
