@@ -1,0 +1,39 @@
+//! Load every SigmaHQ rule and require ≥ 99.5% to compile.
+
+mod common;
+
+#[test]
+fn sigmahq_corpus_loads() {
+    let Some(root) = common::corpora() else {
+        eprintln!("corpus not found; skipping");
+        return;
+    };
+    let report = common::load_corpus(&root);
+    for f in &report.failures {
+        println!("FAIL {f}");
+    }
+    for (kind, fs) in report.failures_by_kind() {
+        println!("{kind}: {}", fs.len());
+    }
+    println!(
+        "files {} documents {} loaded {} failed {} ({:.3}%) in {:?}; {} distinct logsources, {} fields",
+        report.files,
+        report.documents,
+        report.loaded(),
+        report.failed(),
+        report.load_ratio() * 100.0,
+        report.elapsed,
+        report.ruleset.logsources().len(),
+        report.ruleset.required_fields().len(),
+    );
+    assert!(
+        report.documents > 3000,
+        "corpus looks truncated: {} documents",
+        report.documents
+    );
+    assert!(
+        report.load_ratio() >= 0.995,
+        "load ratio {:.4} below 99.5%",
+        report.load_ratio()
+    );
+}
