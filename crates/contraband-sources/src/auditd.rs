@@ -233,6 +233,9 @@ impl AuditdDecoder {
 impl FormatDecoder for AuditdDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
         let line = rec.text.trim_end();
+        if line.trim_start().starts_with('#') {
+            return; // comment lines (annotated test logs)
+        }
         let header = match parse_header(line) {
             Ok(h) => h,
             Err(reason) => {
@@ -422,10 +425,14 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                         .unwrap_or(value);
                     fields.entry("syscall").or_insert(name.into());
                 }
+                _ if value == "(null)" => {}
                 _ => {
                     fields.entry(k.clone()).or_insert(value.into());
                 }
             }
+        }
+        if r.rtype == "PATH" {
+            continue; // OUID/OGID of the paths are not the process's
         }
         for (k, v) in &r.enriched {
             let t = text(k, v, &encoded);
