@@ -120,6 +120,13 @@ fn parse_kv(body: &str) -> (Vec<(String, Val)>, Vec<(String, Val)>) {
                     Val::Nested(s)
                 }
             }
+            Some(b'{') => {
+                // SADDR={ fam=inet laddr=... }: keep the braces' text.
+                let start = i;
+                let end = body[start..].find('}').map_or(b.len(), |e| start + e + 1);
+                i = end;
+                Val::Quoted(body[start..end].to_string())
+            }
             _ => {
                 let start = i;
                 while i < b.len() && b[i] != b' ' && b[i] != 0x1d {
@@ -154,11 +161,11 @@ fn is_arg_key(key: &str) -> bool {
 }
 
 /// The text of a value, hex-decoded when the field is one auditd encodes.
-fn text(key: &str, val: &Val, encoded: &dyn Fn(&str) -> bool) -> String {
+fn text(rtype: &str, key: &str, val: &Val, encoded: &dyn Fn(&str) -> bool) -> String {
     match val {
         Val::Quoted(s) | Val::Nested(s) => s.clone(),
         Val::Bare(s) => {
-            if encoded(key) || is_arg_key(key) {
+            if encoded(key) || (rtype == "EXECVE" && is_arg_key(key)) {
                 if let Some(bytes) = unhex(s) {
                     let mut t = String::from_utf8_lossy(&bytes).into_owned();
                     if key == "proctitle" {
@@ -378,7 +385,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
     let mut contid = None;
     for r in order {
         for (k, v) in &r.fields {
-            let value = text(k, v, &encoded);
+            let value = text(&r.rtype, k, v, &encoded);
             match (r.rtype.as_str(), k.as_str()) {
                 ("SYSCALL", key) if has_execve && is_arg_key(key) => {}
                 ("EXECVE", key) if is_arg_key(key) => {
@@ -403,7 +410,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                 (_, "msg") if matches!(v, Val::Nested(_)) => {
                     let (inner, inner_enriched) = parse_kv(&value);
                     for (ik, iv) in inner.iter().chain(inner_enriched.iter()) {
-                        let t = text(ik, iv, &encoded);
+                        let t = text(&r.rtype, ik, iv, &encoded);
                         fields.entry(ik.clone()).or_insert(t.into());
                     }
                 }
@@ -420,7 +427,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                         .lookup(&format!("syscalls_{arch}"), &value)
                         .map(str::to_string)
                         .or_else(|| {
-                            r.enriched.iter().find(|(k, _)| k == "SYSCALL").map(|(_, v)| text("SYSCALL", v, &encoded))
+                            r.enriched.iter().find(|(k, _)| k == "SYSCALL").map(|(_, v)| text("", "SYSCALL", v, &encoded))
                         })
                         .unwrap_or(value);
                     fields.entry("syscall").or_insert(name.into());
@@ -435,7 +442,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
             continue; // OUID/OGID of the paths are not the process's
         }
         for (k, v) in &r.enriched {
-            let t = text(k, v, &encoded);
+            let t = text("", k, v, &encoded);
             fields.entry(k.clone()).or_insert(t.into());
         }
     }

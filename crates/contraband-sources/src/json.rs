@@ -23,7 +23,10 @@ impl JsonDecoder {
             Ok(()) => {
                 for mut ev in events {
                     if ev.origin.source.is_empty() {
+                        let index = ev.origin.index;
                         ev.origin = ctx.origin(rec);
+                        // A decoder that fans a record out sets the index.
+                        ev.origin.index = index.or(rec.index);
                     }
                     if ev.raw.is_none() {
                         ev.raw = Some(raw.clone());
