@@ -36,7 +36,12 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
     let event_type = event_type.ok_or("not a Tetragon event: no process_* object")?;
     fields.insert("event_type".into(), event_type.into());
     let whole = Value::Object(fields);
-    let time = whole.get("time").and_then(time_of).unwrap_or(Timestamp(0));
+    // Export events carry `time`; some captures only the process start time.
+    let time = whole
+        .get("time")
+        .and_then(time_of)
+        .or_else(|| whole.get("process").and_then(|p| p.get("start_time")).and_then(time_of))
+        .unwrap_or(Timestamp(0));
     let host = str_at(&whole, &["node_name"]);
     let process = whole.get("process").cloned().unwrap_or(Value::Null);
     let cmd = command_line(&process);
