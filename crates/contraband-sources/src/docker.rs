@@ -226,6 +226,7 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
         .and_then(Value::as_i64)
         .map(Timestamp)
         .or_else(|| whole.get("time").and_then(time_of))
+        .or_else(|| whole.get("Time").and_then(time_of)) // podman < 5
         .unwrap_or_default();
     let attrs = obj(&whole, "Attributes").cloned().unwrap_or_default();
     let (id, name, image) = (get("ID"), get("Name"), get("Image"));
