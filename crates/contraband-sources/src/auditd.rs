@@ -63,12 +63,18 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
     let rest = &line[at + "msg=audit(".len()..];
     let close = rest.find(')').ok_or("unterminated msg=audit(...)")?;
     let stamp = &rest[..close];
-    let (time, serial) = stamp.split_once(':').ok_or("msg=audit(...) without :serial")?;
-    let serial: u64 = serial.parse().map_err(|_| format!("bad serial {serial:?}"))?;
+    let (time, serial) = stamp
+        .split_once(':')
+        .ok_or("msg=audit(...) without :serial")?;
+    let serial: u64 = serial
+        .parse()
+        .map_err(|_| format!("bad serial {serial:?}"))?;
     let (secs, frac) = time.split_once('.').unwrap_or((time, "0"));
     let secs: i64 = secs.parse().map_err(|_| format!("bad time {time:?}"))?;
     let frac_digits = &frac[..frac.len().min(9)];
-    let mut nanos: i64 = frac_digits.parse().map_err(|_| format!("bad time {time:?}"))?;
+    let mut nanos: i64 = frac_digits
+        .parse()
+        .map_err(|_| format!("bad time {time:?}"))?;
     for _ in frac_digits.len()..9 {
         nanos *= 10;
     }
@@ -83,7 +89,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
 }
 
 /// Split `k=v k2="v 2" msg='a=b'` into pairs; stops the normal part at 0x1d.
-fn parse_kv(body: &str) -> (Vec<(String, Val)>, Vec<(String, Val)>) {
+type Pairs = Vec<(String, Val)>;
+
+fn parse_kv(body: &str) -> (Pairs, Pairs) {
     let mut normal = Vec::new();
     let mut enriched = Vec::new();
     let mut in_enriched = false;
@@ -145,7 +153,7 @@ fn parse_kv(body: &str) -> (Vec<(String, Val)>, Vec<(String, Val)>) {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if s.is_empty() || s.len() & 1 == 1 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -270,7 +278,12 @@ impl FormatDecoder for AuditdDecoder {
         };
         if !self.pending.contains_key(&key) {
             if self.pending.len() >= self.max_pending {
-                if let Some((k, p)) = self.pending.iter().min_by_key(|(_, p)| p.seq).map(|(k, p)| (k.clone(), p.serial)) {
+                if let Some((k, p)) = self
+                    .pending
+                    .iter()
+                    .min_by_key(|(_, p)| p.seq)
+                    .map(|(k, p)| (k.clone(), p.serial))
+                {
                     out.push_back(Err(ctx.err(
                         ErrorKind::Invalid(format!(
                             "more than {} auditd events pending; emitting event {} before its last record",
@@ -320,7 +333,11 @@ impl FormatDecoder for AuditdDecoder {
     }
 
     fn flush(&mut self, ctx: &Ctx, out: &mut Out) {
-        let mut all: Vec<(u64, Key)> = self.pending.iter().map(|(k, p)| (p.seq, k.clone())).collect();
+        let mut all: Vec<(u64, Key)> = self
+            .pending
+            .iter()
+            .map(|(k, p)| (p.seq, k.clone()))
+            .collect();
         all.sort();
         for (_, k) in all {
             self.complete(&k, ctx, out);
@@ -341,9 +358,15 @@ pub(crate) fn container_in(text: &str) -> Option<(&'static str, String)> {
     for (pat, runtime) in PATTERNS {
         for at in memchr::memmem::find_iter(bytes, pat.as_bytes()) {
             let start = at + pat.len();
-            let Some(id) = bytes.get(start..start + 64) else { continue };
+            let Some(id) = bytes.get(start..start + 64) else {
+                continue;
+            };
             let after_ok = bytes.get(start + 64).is_none_or(|c| !c.is_ascii_hexdigit());
-            if after_ok && id.iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            if after_ok
+                && id
+                    .iter()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
                 return Some((runtime, String::from_utf8_lossy(id).into_owned()));
             }
         }
@@ -355,8 +378,20 @@ pub(crate) fn container_in(text: &str) -> Option<(&'static str, String)> {
 fn auxiliary(rtype: &str) -> bool {
     matches!(
         rtype,
-        "SYSCALL" | "EXECVE" | "CWD" | "PATH" | "PROCTITLE" | "SOCKADDR" | "EOE" | "BPRM_FCAPS"
-            | "CAPSET" | "MMAP" | "FD_PAIR" | "OBJ_PID" | "NETFILTER_CFG" | "CONTAINER_ID"
+        "SYSCALL"
+            | "EXECVE"
+            | "CWD"
+            | "PATH"
+            | "PROCTITLE"
+            | "SOCKADDR"
+            | "EOE"
+            | "BPRM_FCAPS"
+            | "CAPSET"
+            | "MMAP"
+            | "FD_PAIR"
+            | "OBJ_PID"
+            | "NETFILTER_CFG"
+            | "CONTAINER_ID"
     ) || rtype.starts_with("UNKNOWN[")
 }
 
@@ -373,7 +408,10 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         .copied()
         .unwrap_or("EOE");
     fields.insert("type".into(), primary.into());
-    fields.insert("records".into(), types.iter().map(|t| Value::from(*t)).collect());
+    fields.insert(
+        "records".into(),
+        types.iter().map(|t| Value::from(*t)).collect(),
+    );
     let has_execve = types.contains(&"EXECVE");
     // SYSCALL first so its pid/uid/exe win over other records'.
     let mut order: Vec<&Rec> = p.records.iter().filter(|r| r.rtype == "SYSCALL").collect();
@@ -420,14 +458,23 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                         .fields
                         .iter()
                         .find(|(k, _)| k == "arch")
-                        .and_then(|(_, v)| if let Val::Bare(a) = v { Some(a.as_str()) } else { None })
+                        .and_then(|(_, v)| {
+                            if let Val::Bare(a) = v {
+                                Some(a.as_str())
+                            } else {
+                                None
+                            }
+                        })
                         .and_then(|a| mapping.lookup("arches", a))
                         .unwrap_or("x86_64");
                     let name = mapping
                         .lookup(&format!("syscalls_{arch}"), &value)
                         .map(str::to_string)
                         .or_else(|| {
-                            r.enriched.iter().find(|(k, _)| k == "SYSCALL").map(|(_, v)| text("", "SYSCALL", v, &encoded))
+                            r.enriched
+                                .iter()
+                                .find(|(k, _)| k == "SYSCALL")
+                                .map(|(_, v)| text("", "SYSCALL", v, &encoded))
                         })
                         .unwrap_or(value);
                     fields.entry("syscall").or_insert(name.into());
@@ -459,12 +506,22 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
             fields.insert(format!("a{n}"), a.clone().into());
         }
         fields.insert("CommandLine".into(), argv.join(" ").into());
-        if fields.get("exe").and_then(Value::as_str).is_none_or(|e| e.is_empty() || e == "(null)") {
+        if fields
+            .get("exe")
+            .and_then(Value::as_str)
+            .is_none_or(|e| e.is_empty() || e == "(null)")
+        {
             if let Some(a0) = args.get(&0) {
                 let image = if a0.starts_with('/') {
                     a0.clone()
-                } else if let (true, Some(cwd)) = (a0.contains('/'), fields.get("cwd").and_then(Value::as_str)) {
-                    format!("{}/{}", cwd.trim_end_matches('/'), a0.trim_start_matches("./"))
+                } else if let (true, Some(cwd)) =
+                    (a0.contains('/'), fields.get("cwd").and_then(Value::as_str))
+                {
+                    format!(
+                        "{}/{}",
+                        cwd.trim_end_matches('/'),
+                        a0.trim_start_matches("./")
+                    )
                 } else {
                     a0.clone()
                 };
@@ -503,12 +560,16 @@ mod tests {
 
     #[test]
     fn header_and_fields() {
-        let h = parse_header("node=h type=EXECVE msg=audit(1615114232.375:15558): argc=1 a0=\"whoami\"").unwrap();
+        let h = parse_header(
+            "node=h type=EXECVE msg=audit(1615114232.375:15558): argc=1 a0=\"whoami\"",
+        )
+        .unwrap();
         assert_eq!(h.node.as_deref(), Some("h"));
         assert_eq!(h.rtype, "EXECVE");
         assert_eq!(h.serial, 15558);
         assert_eq!(h.time.0, 1_615_114_232_375_000_000);
-        let (kv, en) = parse_kv("a=1 b=\"x y\" msg='unit=foo res=success' key=(null)\x1dUID=\"root\"");
+        let (kv, en) =
+            parse_kv("a=1 b=\"x y\" msg='unit=foo res=success' key=(null)\x1dUID=\"root\"");
         assert_eq!(kv.len(), 4);
         assert_eq!(en.len(), 1);
         assert!(matches!(&kv[2].1, Val::Nested(s) if s == "unit=foo res=success"));
@@ -521,7 +582,12 @@ mod tests {
             container_in(&format!("cgroup=0::/system.slice/docker-{id}.scope")),
             Some(("docker", id.to_string()))
         );
-        assert_eq!(container_in(&format!("/kubepods/cri-containerd-{id}")).unwrap().0, "containerd");
+        assert_eq!(
+            container_in(&format!("/kubepods/cri-containerd-{id}"))
+                .unwrap()
+                .0,
+            "containerd"
+        );
         assert_eq!(container_in("/docker/overlay2/abc"), None);
     }
 }

@@ -104,13 +104,20 @@ fn set_action(fields: &mut Map<String, Value>, raw_action: &str, ctx: &Ctx) {
         .map(str::to_string)
         .unwrap_or(verb);
     if let Some(detail) = detail {
-        let key = if verb.starts_with("exec_") { "ExecCommand" } else { "ActionDetail" };
+        let key = if verb.starts_with("exec_") {
+            "ExecCommand"
+        } else {
+            "ActionDetail"
+        };
         fields.insert(key.into(), detail.into());
     }
     fields.insert("Action".into(), verb.into());
 }
 
-fn labels_from_attributes(attrs: &Map<String, Value>, ctx: &Ctx) -> std::collections::BTreeMap<String, String> {
+fn labels_from_attributes(
+    attrs: &Map<String, Value>,
+    ctx: &Ctx,
+) -> std::collections::BTreeMap<String, String> {
     attrs
         .iter()
         .filter(|(k, _)| ctx.mapping.lookup("not_labels", k).is_none())
@@ -118,7 +125,12 @@ fn labels_from_attributes(attrs: &Map<String, Value>, ctx: &Ctx) -> std::collect
         .collect()
 }
 
-fn finish(fields: Map<String, Value>, ctx: &Ctx, time: Timestamp, container: Option<ContainerContext>) -> Event {
+fn finish(
+    fields: Map<String, Value>,
+    ctx: &Ctx,
+    time: Timestamp,
+    container: Option<ContainerContext>,
+) -> Event {
     let mut fields = fields;
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
@@ -150,19 +162,34 @@ pub(crate) fn decode_docker_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let attr = |k: &str| attrs.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-    let type_ = str_at(&whole, &["Type"]).unwrap_or_default().to_ascii_lowercase();
+    let attr = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let type_ = str_at(&whole, &["Type"])
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let time = whole
         .get("timeNano")
         .and_then(Value::as_i64)
         .map(Timestamp)
         .or_else(|| whole.get("time").and_then(time_of))
         .unwrap_or_default();
-    let Value::Object(mut fields) = whole else { unreachable!() };
+    let Value::Object(mut fields) = whole else {
+        unreachable!()
+    };
     let mut container = None;
     match type_.as_str() {
         "container" => {
-            let image = attr("image").or_else(|| fields.get("from").and_then(Value::as_str).map(str::to_string));
+            let image = attr("image").or_else(|| {
+                fields
+                    .get("from")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
             if let Some(id) = &actor_id {
                 fields.insert("ContainerId".into(), id.clone().into());
             }
@@ -230,7 +257,9 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
         .unwrap_or_default();
     let attrs = obj(&whole, "Attributes").cloned().unwrap_or_default();
     let (id, name, image) = (get("ID"), get("Name"), get("Image"));
-    let Value::Object(mut fields) = whole else { unreachable!() };
+    let Value::Object(mut fields) = whole else {
+        unreachable!()
+    };
     let mut container = None;
     match type_.as_str() {
         "container" | "pod" => {
@@ -260,7 +289,11 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
                 add_image_fields(&mut fields, &r);
             }
             if let Some(id) = id {
-                let digest = if id.starts_with("sha256:") { id } else { format!("sha256:{id}") };
+                let digest = if id.starts_with("sha256:") {
+                    id
+                } else {
+                    format!("sha256:{id}")
+                };
                 fields.entry("ImageDigest").or_insert(digest.into());
             }
         }
@@ -277,7 +310,9 @@ pub(crate) fn decode_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Resul
     }
     let container = container_context_from_inspect(&v);
     let time = v.get("Created").and_then(time_of).unwrap_or_default();
-    let Value::Object(mut fields) = v else { unreachable!() };
+    let Value::Object(mut fields) = v else {
+        unreachable!()
+    };
     fields.insert("Action".into(), "inspect".into());
     fields.entry("Type").or_insert("container".into());
     if let Some(id) = &container.id {
@@ -309,16 +344,28 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 /// A `-v` bind string: `src:dst[:opts]`.
 fn mount_from_bind(bind: &str) -> Option<Mount> {
     let mut parts = bind.splitn(3, ':');
     let source = parts.next()?.to_string();
     let destination = parts.next().map(str::to_string);
-    let opts: Vec<&str> = parts.next().map(|o| o.split(',').collect()).unwrap_or_default();
+    let opts: Vec<&str> = parts
+        .next()
+        .map(|o| o.split(',').collect())
+        .unwrap_or_default();
     Some(Mount {
-        kind: Some(if source.starts_with('/') { "bind" } else { "volume" }.into()),
+        kind: Some(
+            if source.starts_with('/') {
+                "bind"
+            } else {
+                "volume"
+            }
+            .into(),
+        ),
         source: Some(source),
         destination,
         rw: !opts.contains(&"ro"),
@@ -448,19 +495,37 @@ mod tests {
         assert_eq!(r.name, "tools/hashcat");
         assert_eq!(r.tag.as_deref(), Some("6.2"));
         let r = parse_image_ref("hashcat/hashcat");
-        assert_eq!((r.registry.as_str(), r.name.as_str(), r.tag.as_deref()), ("docker.io", "hashcat/hashcat", None));
+        assert_eq!(
+            (r.registry.as_str(), r.name.as_str(), r.tag.as_deref()),
+            ("docker.io", "hashcat/hashcat", None)
+        );
         let r = parse_image_ref("ghcr.io/a/b@sha256:abcd");
-        assert_eq!((r.name.as_str(), r.digest.as_deref()), ("a/b", Some("sha256:abcd")));
+        assert_eq!(
+            (r.name.as_str(), r.digest.as_deref()),
+            ("a/b", Some("sha256:abcd"))
+        );
         let r = parse_image_ref("busybox:1.36@sha256:ff");
-        assert_eq!((r.name.as_str(), r.tag.as_deref(), r.digest.as_deref()), ("busybox", Some("1.36"), Some("sha256:ff")));
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_deref(), r.digest.as_deref()),
+            ("busybox", Some("1.36"), Some("sha256:ff"))
+        );
         let r = parse_image_ref("sha256:0123");
-        assert_eq!((r.name.as_str(), r.digest.as_deref()), ("", Some("sha256:0123")));
+        assert_eq!(
+            (r.name.as_str(), r.digest.as_deref()),
+            ("", Some("sha256:0123"))
+        );
     }
 
     #[test]
     fn actions() {
-        assert_eq!(split_action("exec_start: sh -c id"), ("exec_start".into(), Some("sh -c id".into())));
-        assert_eq!(split_action("health_status: healthy"), ("health_status".into(), Some("healthy".into())));
+        assert_eq!(
+            split_action("exec_start: sh -c id"),
+            ("exec_start".into(), Some("sh -c id".into()))
+        );
+        assert_eq!(
+            split_action("health_status: healthy"),
+            ("health_status".into(), Some("healthy".into()))
+        );
         assert_eq!(split_action("Start"), ("start".into(), None));
     }
 
@@ -471,6 +536,9 @@ mod tests {
         assert_eq!(m.destination.as_deref(), Some("/mnt"));
         assert!(!m.rw);
         assert_eq!(m.propagation.as_deref(), Some("rslave"));
-        assert_eq!(mount_from_bind("data:/data").unwrap().kind.as_deref(), Some("volume"));
+        assert_eq!(
+            mount_from_bind("data:/data").unwrap().kind.as_deref(),
+            Some("volume")
+        );
     }
 }

@@ -39,7 +39,9 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
         .and_then(|t| t.keys().find_map(|k| fields.get(k).and_then(Value::as_str)))
         .map(str::to_string);
     let given = stated.is_some() || ctx.opts.logsource.is_some();
-    let base = stated.or_else(|| ctx.opts.logsource.clone()).unwrap_or_default();
+    let base = stated
+        .or_else(|| ctx.opts.logsource.clone())
+        .unwrap_or_default();
     // A stated logsource wins; the mapping still copies and renames.
     let ls = ctx.mapping.apply_with(&mut fields, base, !given);
     let mut ev = Event::new(ls, time, fields);

@@ -25,9 +25,13 @@ pub const PREFIX_LEN: usize = 64 * 1024;
 
 /// Read up to `PREFIX_LEN` bytes, then return them with a reader that yields
 /// the whole stream again (prefix first).
-pub(crate) fn peek(mut reader: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+pub(crate) fn peek(
+    mut reader: Box<dyn Read + Send>,
+) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
     let mut prefix = Vec::with_capacity(4096);
-    (&mut reader).take(PREFIX_LEN as u64).read_to_end(&mut prefix)?;
+    (&mut reader)
+        .take(PREFIX_LEN as u64)
+        .read_to_end(&mut prefix)?;
     let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix.clone()).chain(reader));
     Ok((prefix, rest))
 }
@@ -361,7 +365,11 @@ pub(crate) fn looks_like_json_lines(prefix: &[u8]) -> bool {
     let rest = &prefix[start..];
     let line = match memchr::memchr(b'\n', rest) {
         Some(end) => &rest[..end],
-        None => return prefix.len() >= PREFIX_LEN || serde_json::from_slice::<serde::de::IgnoredAny>(rest).is_ok() || !rest.starts_with(b"["),
+        None => {
+            return prefix.len() >= PREFIX_LEN
+                || serde_json::from_slice::<serde::de::IgnoredAny>(rest).is_ok()
+                || !rest.starts_with(b"[")
+        }
     };
     if line.starts_with(b"[") {
         // A top-level array on one line is handled the same either way; only

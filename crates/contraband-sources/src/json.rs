@@ -130,7 +130,10 @@ pub(crate) fn detect_value(v: &Value) -> Format {
     if o.get("Event").and_then(|e| e.get("System")).is_some() {
         return Format::WindowsJson;
     }
-    if TETRAGON_KEYS.iter().any(|k| o.get(*k).is_some_and(Value::is_object)) {
+    if TETRAGON_KEYS
+        .iter()
+        .any(|k| o.get(*k).is_some_and(Value::is_object))
+    {
         return Format::Tetragon;
     }
     let kind = o.get("kind").and_then(Value::as_str);
@@ -148,7 +151,10 @@ pub(crate) fn detect_value(v: &Value) -> Format {
     {
         return Format::DockerEvents;
     }
-    if o.contains_key("Status") && o.contains_key("Type") && (o.contains_key("ID") || o.contains_key("Name")) {
+    if o.contains_key("Status")
+        && o.contains_key("Type")
+        && (o.contains_key("ID") || o.contains_key("Name"))
+    {
         return Format::PodmanEvents;
     }
     Format::GenericJson

@@ -22,7 +22,8 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
                     return Err(format!("EventList item {i} is not an object"));
                 };
                 let raw: Arc<str> = Arc::from(Value::Object(item.clone()).to_string());
-                let mut ev = one(item.clone(), ctx).map_err(|e| format!("EventList item {i}: {e}"))?;
+                let mut ev =
+                    one(item.clone(), ctx).map_err(|e| format!("EventList item {i}: {e}"))?;
                 ev.raw = Some(raw);
                 ev.origin.index = Some(i as u64);
                 out.push(ev);
@@ -50,25 +51,36 @@ fn one(fields: Map<String, Value>, ctx: &Ctx) -> Result<Event, String> {
     let time = ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
         .iter()
         .find_map(|k| whole.get(*k).and_then(time_of))
-        .or_else(|| whole.get("metadata").and_then(|m| m.get("creationTimestamp")).and_then(time_of))
+        .or_else(|| {
+            whole
+                .get("metadata")
+                .and_then(|m| m.get("creationTimestamp"))
+                .and_then(time_of)
+        })
         .unwrap_or(Timestamp(0));
     let api_group = str_at(&whole, &["objectRef", "apiGroup"]);
     let request = whole.get("requestObject");
     let spec = request.and_then(pod_spec);
     let mut host_paths = Vec::new();
     let mut caps = Vec::new();
-    let container = spec.map(|spec| {
-        pod_context(&whole, spec, &mut host_paths, &mut caps)
-    });
-    let Value::Object(mut fields) = whole else { unreachable!() };
+    let container = spec.map(|spec| pod_context(&whole, spec, &mut host_paths, &mut caps));
+    let Value::Object(mut fields) = whole else {
+        unreachable!()
+    };
     if let Some(g) = api_group {
         fields.insert("apiGroup".into(), g.into());
     }
     if !host_paths.is_empty() {
-        fields.insert("hostPath".into(), host_paths.into_iter().map(Value::from).collect());
+        fields.insert(
+            "hostPath".into(),
+            host_paths.into_iter().map(Value::from).collect(),
+        );
     }
     if !caps.is_empty() {
-        fields.insert("capabilities".into(), caps.into_iter().map(Value::from).collect());
+        fields.insert(
+            "capabilities".into(),
+            caps.into_iter().map(Value::from).collect(),
+        );
     }
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
@@ -89,7 +101,10 @@ fn pod_spec(obj: &Value) -> Option<&Value> {
     if let Some(s) = spec.get("template").and_then(|t| t.get("spec")) {
         return Some(s);
     }
-    spec.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")
+    spec.get("jobTemplate")?
+        .get("spec")?
+        .get("template")?
+        .get("spec")
 }
 
 fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
@@ -99,24 +114,38 @@ fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
-fn pod_context(whole: &Value, spec: &Value, host_paths: &mut Vec<String>, caps: &mut Vec<String>) -> ContainerContext {
+fn pod_context(
+    whole: &Value,
+    spec: &Value,
+    host_paths: &mut Vec<String>,
+    caps: &mut Vec<String>,
+) -> ContainerContext {
     let mut c = ContainerContext {
         runtime: Some("kubernetes".into()),
         ..Default::default()
     };
     for cont in containers(spec) {
         let sc = cont.get("securityContext");
-        if let Some(p) = sc.and_then(|s| s.get("privileged")).and_then(Value::as_bool) {
+        if let Some(p) = sc
+            .and_then(|s| s.get("privileged"))
+            .and_then(Value::as_bool)
+        {
             c.privileged = Some(c.privileged.unwrap_or(false) || p);
         }
-        if let Some(Value::Array(add)) = sc.and_then(|s| s.get("capabilities")).and_then(|c| c.get("add")) {
+        if let Some(Value::Array(add)) = sc
+            .and_then(|s| s.get("capabilities"))
+            .and_then(|c| c.get("add"))
+        {
             for cap in add.iter().filter_map(Value::as_str) {
                 if !caps.iter().any(|x| x == cap) {
                     caps.push(cap.to_string());
                 }
             }
         }
-        if let Some(Value::Array(drop)) = sc.and_then(|s| s.get("capabilities")).and_then(|c| c.get("drop")) {
+        if let Some(Value::Array(drop)) = sc
+            .and_then(|s| s.get("capabilities"))
+            .and_then(|c| c.get("drop"))
+        {
             for cap in drop.iter().filter_map(Value::as_str) {
                 if !c.cap_drop.iter().any(|x| x == cap) {
                     c.cap_drop.push(cap.to_string());
@@ -127,7 +156,9 @@ fn pod_context(whole: &Value, spec: &Value, host_paths: &mut Vec<String>, caps: 
     c.cap_add = caps.clone();
     if let Some(Value::Array(volumes)) = spec.get("volumes") {
         for vol in volumes {
-            let Some(path) = str_at(vol, &["hostPath", "path"]) else { continue };
+            let Some(path) = str_at(vol, &["hostPath", "path"]) else {
+                continue;
+            };
             let vname = str_at(vol, &["name"]);
             // Where the volume is mounted in the first container using it.
             let mount = containers(spec)
@@ -147,7 +178,12 @@ fn pod_context(whole: &Value, spec: &Value, host_paths: &mut Vec<String>, caps: 
             });
         }
     }
-    let host = |k: &str| spec.get(k).and_then(Value::as_bool).unwrap_or(false).then(|| "host".to_string());
+    let host = |k: &str| {
+        spec.get(k)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .then(|| "host".to_string())
+    };
     c.pid_mode = host("hostPID");
     c.network_mode = host("hostNetwork");
     c.ipc_mode = host("hostIPC");

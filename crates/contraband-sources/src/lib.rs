@@ -163,7 +163,11 @@ pub fn parse_logsource(spec: &str) -> Result<LogSource, String> {
             "product" => ls.product = v,
             "category" => ls.category = v,
             "service" => ls.service = v,
-            other => return Err(format!("unknown logsource key {other:?} (product, category, service)")),
+            other => {
+                return Err(format!(
+                    "unknown logsource key {other:?} (product, category, service)"
+                ))
+            }
         }
     }
     Ok(ls)
@@ -174,10 +178,13 @@ pub fn parse_logsource(spec: &str) -> Result<LogSource, String> {
 pub fn detect(prefix: &[u8]) -> Option<Format> {
     let start = prefix.iter().position(|b| !b.is_ascii_whitespace())?;
     let rest = &prefix[start..];
-    let rest = rest.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(rest);
     match rest.first() {
         Some(b'{') | Some(b'[') => {
-            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
+            let mut stream =
+                serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
             match stream.next() {
                 Some(Ok(v)) => Some(json::detect_value(&v)),
                 _ => Some(json::detect_text(rest)),
@@ -351,7 +358,8 @@ impl Iterator for Events {
             if self.finished {
                 return None;
             }
-            let (Some(records), Some(decoder)) = (self.records.as_mut(), self.decoder.as_mut()) else {
+            let (Some(records), Some(decoder)) = (self.records.as_mut(), self.decoder.as_mut())
+            else {
                 self.finished = true;
                 continue;
             };
@@ -395,7 +403,12 @@ pub fn open(path: impl AsRef<Path>, opts: &Options) -> Events {
 /// Decode any reader; `name` identifies it in origins and errors.
 pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events {
     let file: Arc<str> = Arc::from(name);
-    let fail = |e: std::io::Error| Events::failed(file.clone(), DecodeError::new(&file, ErrorKind::Io(e)).at(None, Some(0), None));
+    let fail = |e: std::io::Error| {
+        Events::failed(
+            file.clone(),
+            DecodeError::new(&file, ErrorKind::Io(e)).at(None, Some(0), None),
+        )
+    };
     let (prefix, reader) = match input::peek(reader) {
         Ok(p) => p,
         Err(e) => return fail(e),
@@ -418,21 +431,21 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
             finished: true,
         };
     }
-    let format = match opts.format.or_else(|| detect(&prefix)) {
-        Some(f) => f,
-        None => {
-            return Events::failed(
+    let format =
+        match opts.format.or_else(|| detect(&prefix)) {
+            Some(f) => f,
+            None => return Events::failed(
                 file.clone(),
                 DecodeError::new(
                     &file,
                     ErrorKind::Invalid(
-                        "cannot detect the format (neither JSON nor auditd); give it with --format".into(),
+                        "cannot detect the format (neither JSON nor auditd); give it with --format"
+                            .into(),
                     ),
                 )
                 .at(Some(1), Some(0), None),
-            )
-        }
-    };
+            ),
+        };
     let max = opts.max_record_size;
     let records: RecordIter = if format.is_json() && !input::looks_like_json_lines(&prefix) {
         Box::new(input::JsonSplitter::new(reader, file.clone(), max))

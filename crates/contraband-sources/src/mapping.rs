@@ -144,7 +144,10 @@ fn apply_copy(copy: &Map<String, Value>, fields: &mut Map<String, Value>) {
         if fields.get(target).is_some_and(|v| !v.is_null()) {
             continue;
         }
-        if let Some(v) = sources(spec).into_iter().find_map(|s| first_value(fields, s)) {
+        if let Some(v) = sources(spec)
+            .into_iter()
+            .find_map(|s| first_value(fields, s))
+        {
             fields.insert(target.clone(), v);
         }
     }
@@ -159,7 +162,12 @@ impl Mapping {
 
     /// [`Mapping::apply`], optionally leaving the logsource as given (for
     /// records that state their own logsource): copies and renames still apply.
-    pub fn apply_with(&self, fields: &mut Map<String, Value>, base: LogSource, decide: bool) -> LogSource {
+    pub fn apply_with(
+        &self,
+        fields: &mut Map<String, Value>,
+        base: LogSource,
+        decide: bool,
+    ) -> LogSource {
         let mut ls = base;
         if decide {
             self.logsource.apply(&mut ls);
@@ -217,7 +225,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("podman.yml", include_str!("../../../mappings/podman.yml")),
     ("k8s.yml", include_str!("../../../mappings/k8s.yml")),
     ("auditd.yml", include_str!("../../../mappings/auditd.yml")),
-    ("tetragon.yml", include_str!("../../../mappings/tetragon.yml")),
+    (
+        "tetragon.yml",
+        include_str!("../../../mappings/tetragon.yml"),
+    ),
     ("windows.yml", include_str!("../../../mappings/windows.yml")),
     ("generic.yml", include_str!("../../../mappings/generic.yml")),
 ];
@@ -242,7 +253,10 @@ impl Mappings {
             .map(|(name, text)| {
                 // The embedded files are checked by a unit test; a broken
                 // one degrades to an empty mapping rather than a panic.
-                (*name, Arc::new(Mapping::from_yaml(text).unwrap_or_default()))
+                (
+                    *name,
+                    Arc::new(Mapping::from_yaml(text).unwrap_or_default()),
+                )
             })
             .collect();
         Mappings { files }
@@ -272,12 +286,19 @@ impl Mappings {
             let key = BUILTIN
                 .iter()
                 .map(|(n, _)| *n)
-                .find(|n| n.trim_end_matches(".yml") == name.trim_end_matches(".yaml").trim_end_matches(".yml"))
+                .find(|n| {
+                    n.trim_end_matches(".yml")
+                        == name.trim_end_matches(".yaml").trim_end_matches(".yml")
+                })
                 .ok_or_else(|| MappingError::Parse {
                     path: path.display().to_string(),
                     error: format!(
                         "unknown mapping file; expected one of {}",
-                        BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        BUILTIN
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 })?;
             let text = std::fs::read_to_string(&path).map_err(|error| MappingError::Io {
@@ -305,7 +326,9 @@ impl Mappings {
     /// from any mapping's `category_parents` table: a rule written for the
     /// parent should also see events of the child category.
     pub fn parent_category(&self, category: &str) -> Option<&str> {
-        self.files.values().find_map(|m| m.lookup("category_parents", category))
+        self.files
+            .values()
+            .find_map(|m| m.lookup("category_parents", category))
     }
 
     /// Replace one format's mapping (tests, embedding applications).

@@ -40,14 +40,21 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
     let time = whole
         .get("time")
         .and_then(time_of)
-        .or_else(|| whole.get("process").and_then(|p| p.get("start_time")).and_then(time_of))
+        .or_else(|| {
+            whole
+                .get("process")
+                .and_then(|p| p.get("start_time"))
+                .and_then(time_of)
+        })
         .unwrap_or(Timestamp(0));
     let host = str_at(&whole, &["node_name"]);
     let process = whole.get("process").cloned().unwrap_or(Value::Null);
     let cmd = command_line(&process);
     let parent_cmd = whole.get("parent").and_then(command_line);
     let container = container_context(&process);
-    let Value::Object(mut fields) = whole else { unreachable!() };
+    let Value::Object(mut fields) = whole else {
+        unreachable!()
+    };
     if let Some(c) = cmd {
         fields.insert("CommandLine".into(), c.into());
     }
@@ -74,9 +81,7 @@ fn container_context(process: &Value) -> Option<ContainerContext> {
     };
     let image = cont.and_then(|c| str_at(c, &["image", "name"]));
     let image_id = cont.and_then(|c| str_at(c, &["image", "id"]));
-    let digest = image_id.and_then(|i| {
-        i.rfind("sha256:").map(|p| i[p..].to_string())
-    });
+    let digest = image_id.and_then(|i| i.rfind("sha256:").map(|p| i[p..].to_string()));
     let labels = pod
         .get("pod_labels")
         .and_then(Value::as_object)

@@ -41,8 +41,12 @@ fn lift(section: &Value, fields: &mut Map<String, Value>) {
 }
 
 pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
-    let event = v.get("Event").ok_or("not a Windows event: no Event object")?;
-    let system = event.get("System").ok_or("not a Windows event: no Event.System")?;
+    let event = v
+        .get("Event")
+        .ok_or("not a Windows event: no Event object")?;
+    let system = event
+        .get("System")
+        .ok_or("not a Windows event: no Event.System")?;
     let mut fields = Map::new();
     if let Some(id) = system.get("EventID") {
         let id = scalar(id);
@@ -79,7 +83,9 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
     let host = str_at(system, &["Computer"]);
     let channel = str_at(system, &["Channel"]);
     let provider = str_at(system, &["Provider", "#attributes", "Name"]);
-    let Value::Object(top) = v else { unreachable!() };
+    let Value::Object(top) = v else {
+        unreachable!()
+    };
     for (k, v) in top {
         fields.entry(k).or_insert(v);
     }
@@ -88,7 +94,11 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
         let service = channel
             .as_deref()
             .and_then(|c| ctx.mapping.lookup("services", c))
-            .or_else(|| provider.as_deref().and_then(|p| ctx.mapping.lookup("services", p)));
+            .or_else(|| {
+                provider
+                    .as_deref()
+                    .and_then(|p| ctx.mapping.lookup("services", p))
+            });
         if let Some(s) = service {
             ls.service = Some(Arc::from(s));
         }

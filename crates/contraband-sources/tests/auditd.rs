@@ -19,7 +19,8 @@ fn split_long_execve_argument_is_reassembled_exactly() {
     let ev = &evs[0];
     // laurel's own JSON rendering of the same record holds the argv.
     let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(laurel("record-execve-long.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(laurel("record-execve-long.json")).unwrap())
+            .unwrap();
     let argv: Vec<&str> = expected["EXECVE"]["ARGV"]
         .as_array()
         .unwrap()
@@ -35,7 +36,10 @@ fn split_long_execve_argument_is_reassembled_exactly() {
     assert_eq!(s(ev, "Image"), "/usr/bin/echo");
     assert_eq!(s(ev, "User"), "user"); // the enriched UID name
     assert_eq!(s(ev, "syscall"), "execve");
-    assert_eq!(ls(ev), (Some("linux"), Some("process_creation"), Some("auditd")));
+    assert_eq!(
+        ls(ev),
+        (Some("linux"), Some("process_creation"), Some("auditd"))
+    );
     assert_eq!(ev.time.to_rfc3339(), "2021-03-07T21:02:54.493Z");
     // raw holds every record of the event, EOE included
     assert_eq!(ev.raw.as_deref().unwrap().lines().count(), 9);
@@ -55,8 +59,14 @@ fn simple_execve_maps_to_process_creation() {
     assert_eq!(s(ev, "LogonId"), "1000");
     assert_eq!(s(ev, "uid"), "0");
     assert_eq!(s(ev, "proctitle"), "whoami");
-    assert_eq!(all(ev, "name"), vec!["/usr/bin/whoami", "/lib64/ld-linux-x86-64.so.2"]);
-    assert_eq!(all(ev, "records"), vec!["SYSCALL", "EXECVE", "CWD", "PATH", "PATH", "PROCTITLE"]);
+    assert_eq!(
+        all(ev, "name"),
+        vec!["/usr/bin/whoami", "/lib64/ld-linux-x86-64.so.2"]
+    );
+    assert_eq!(
+        all(ev, "records"),
+        vec!["SYSCALL", "EXECVE", "CWD", "PATH", "PATH", "PROCTITLE"]
+    );
     assert_eq!(s(ev, "type"), "SYSCALL");
     assert_eq!(ev.origin.line, Some(1));
 }
@@ -66,7 +76,10 @@ fn reordered_records_complete_on_their_eoe() {
     let (evs, errs) = decode(&laurel("shell-proc-trace-reordered.txt"), None);
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(evs.len(), 9);
-    let mut cmds: Vec<String> = evs.iter().filter_map(|e| e.get_str("CommandLine").map(|c| c.into_owned())).collect();
+    let mut cmds: Vec<String> = evs
+        .iter()
+        .filter_map(|e| e.get_str("CommandLine").map(|c| c.into_owned()))
+        .collect();
     cmds.sort();
     assert_eq!(
         cmds,
@@ -81,9 +94,15 @@ fn reordered_records_complete_on_their_eoe() {
         assert_eq!(s(ev, "CurrentDirectory"), "/home/user/src/laurel");
         assert_eq!(s(ev, "syscall"), "execve");
     }
-    let script = evs.iter().find(|e| e.get_str("key").as_deref() == Some("test-script")).unwrap();
+    let script = evs
+        .iter()
+        .find(|e| e.get_str("key").as_deref() == Some("test-script"))
+        .unwrap();
     assert_eq!(s(script, "a1"), "./src/testdata/double-fork/test-script.sh");
-    let forks = evs.iter().filter(|e| e.get_str("syscall").as_deref() == Some("clone")).count();
+    let forks = evs
+        .iter()
+        .filter(|e| e.get_str("syscall").as_deref() == Some("clone"))
+        .count();
     assert_eq!(forks, 5);
 }
 
@@ -94,14 +113,24 @@ fn interleaved_records_are_kept_apart() {
     assert_eq!(evs.len(), 72);
     let rm = evs
         .iter()
-        .find(|e| e.get_str("CommandLine").as_deref() == Some("rm -f /tmp/2643A1 /tmp/2643A2 /tmp/2643XX"))
+        .find(|e| {
+            e.get_str("CommandLine").as_deref() == Some("rm -f /tmp/2643A1 /tmp/2643A2 /tmp/2643XX")
+        })
         .expect("the rm execve");
     assert_eq!(s(rm, "Image"), "/usr/bin/rm");
     // Every execve has exactly one EXECVE-derived command line and one cwd.
     for ev in evs.iter().filter(|e| e.get("CommandLine").is_some()) {
         let records = all(ev, "records");
-        assert_eq!(records.iter().filter(|r| *r == "SYSCALL").count(), 1, "{records:?}");
-        assert_eq!(records.iter().filter(|r| *r == "CWD").count(), 1, "{records:?}");
+        assert_eq!(
+            records.iter().filter(|r| *r == "SYSCALL").count(),
+            1,
+            "{records:?}"
+        );
+        assert_eq!(
+            records.iter().filter(|r| *r == "CWD").count(),
+            1,
+            "{records:?}"
+        );
     }
 }
 
@@ -147,7 +176,8 @@ fn unzip_single(path: &std::path::Path) -> Vec<u8> {
     let data = std::fs::read(path).unwrap();
     assert_eq!(&data[..4], b"PK\x03\x04");
     let u16_at = |i: usize| u16::from_le_bytes([data[i], data[i + 1]]) as usize;
-    let u32_at = |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+    let u32_at =
+        |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
     let method = u16_at(8);
     let size = u32_at(18);
     let start = 30 + u16_at(26) + u16_at(28);
@@ -156,7 +186,9 @@ fn unzip_single(path: &std::path::Path) -> Vec<u8> {
         0 => body.to_vec(),
         8 => {
             let mut out = Vec::new();
-            flate2::read::DeflateDecoder::new(body).read_to_end(&mut out).unwrap();
+            flate2::read::DeflateDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
             out
         }
         m => panic!("zip method {m}"),
@@ -167,12 +199,22 @@ fn unzip_single(path: &std::path::Path) -> Vec<u8> {
 fn otrf_zipped_auditd_datasets() {
     let dir = corpora().join("otrf/linux");
     let cases = [
-        ("defense_evasion/host/sh_binary_padding_dd.zip", vec!["dd if=/dev/zero bs=1 count=1"]),
-        ("discovery/host/sh_arp_cache.zip", vec!["arp -a", "grep -v ^?"]),
+        (
+            "defense_evasion/host/sh_binary_padding_dd.zip",
+            vec!["dd if=/dev/zero bs=1 count=1"],
+        ),
+        (
+            "discovery/host/sh_arp_cache.zip",
+            vec!["arp -a", "grep -v ^?"],
+        ),
     ];
     for (name, want) in cases {
         let bytes = unzip_single(&dir.join(name));
-        let events = contraband_sources::read(name, Box::new(std::io::Cursor::new(bytes)), &Options::default());
+        let events = contraband_sources::read(
+            name,
+            Box::new(std::io::Cursor::new(bytes)),
+            &Options::default(),
+        );
         assert_eq!(events.format(), Some(Format::Auditd));
         let (evs, errs) = split(events);
         assert!(errs.is_empty(), "{errs:?}");

@@ -33,7 +33,10 @@ fn docker_events_normalize_action_image_and_container() {
     assert_eq!(evs.len(), 5);
 
     let start = &evs[0];
-    assert_eq!(ls(start), (Some("docker"), Some("container_engine"), Some("events")));
+    assert_eq!(
+        ls(start),
+        (Some("docker"), Some("container_engine"), Some("events"))
+    );
     assert_eq!(s(start, "Action"), "start");
     assert_eq!(s(start, "Type"), "container");
     assert_eq!(s(start, "ContainerId"), ID);
@@ -94,7 +97,10 @@ fn podman_events_share_the_docker_vocabulary() {
     let (evs, errs) = split(events);
     assert!(errs.is_empty(), "{errs:?}");
     let start = &evs[0];
-    assert_eq!(ls(start), (Some("podman"), Some("container_engine"), Some("events")));
+    assert_eq!(
+        ls(start),
+        (Some("podman"), Some("container_engine"), Some("events"))
+    );
     assert_eq!(s(start, "Action"), "start");
     assert_eq!(s(start, "ContainerName"), "m");
     assert_eq!(s(start, "ImageRegistry"), "quay.io");
@@ -173,13 +179,19 @@ fn inspect_array_gives_one_event_per_container_with_full_context() {
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(evs.len(), 2);
     let ev = &evs[0];
-    assert_eq!(ls(ev), (Some("docker"), Some("container_engine"), Some("inspect")));
+    assert_eq!(
+        ls(ev),
+        (Some("docker"), Some("container_engine"), Some("inspect"))
+    );
     assert_eq!(s(ev, "Action"), "inspect");
     assert_eq!(s(ev, "ContainerName"), "escape");
     assert_eq!(s(ev, "ImageRef"), "localhost:5000/hashcat:latest");
     assert_eq!(ev.time.to_rfc3339(), "2024-05-01T10:00:00.123456789Z");
     assert_eq!((ev.origin.index, ev.origin.line), (Some(0), Some(2)));
-    assert_eq!((evs[1].origin.index, evs[1].origin.line), (Some(1), Some(33)));
+    assert_eq!(
+        (evs[1].origin.index, evs[1].origin.line),
+        (Some(1), Some(33))
+    );
     let c = ev.container.as_deref().unwrap();
     assert_eq!(c.id.as_deref(), Some(ID));
     assert_eq!(c.name.as_deref(), Some("escape"));
@@ -196,7 +208,10 @@ fn inspect_array_gives_one_event_per_container_with_full_context() {
     assert_eq!(c.uts_mode, None);
     assert_eq!(c.cap_add, vec!["SYS_ADMIN"]);
     assert!(c.cap_drop.is_empty());
-    assert_eq!(c.security_opt, vec!["seccomp=unconfined", "apparmor=unconfined"]);
+    assert_eq!(
+        c.security_opt,
+        vec!["seccomp=unconfined", "apparmor=unconfined"]
+    );
     assert_eq!(c.log_driver.as_deref(), Some("none"));
     assert_eq!(c.devices, vec!["/dev/sda"]);
     assert_eq!(c.user.as_deref(), Some("root"));
@@ -206,13 +221,26 @@ fn inspect_array_gives_one_event_per_container_with_full_context() {
     let mounts: Vec<(&str, &str, bool)> = c
         .mounts
         .iter()
-        .map(|m| (m.source.as_deref().unwrap(), m.destination.as_deref().unwrap(), m.rw))
+        .map(|m| {
+            (
+                m.source.as_deref().unwrap(),
+                m.destination.as_deref().unwrap(),
+                m.rw,
+            )
+        })
         .collect();
     assert_eq!(
         mounts,
-        vec![("/", "/mnt", true), ("/var/run/docker.sock", "/var/run/docker.sock", false), ("/etc", "/host-etc", false)]
+        vec![
+            ("/", "/mnt", true),
+            ("/var/run/docker.sock", "/var/run/docker.sock", false),
+            ("/etc", "/host-etc", false)
+        ]
     );
-    assert_eq!(all(ev, "container.mounts.source"), vec!["/", "/var/run/docker.sock", "/etc"]);
+    assert_eq!(
+        all(ev, "container.mounts.source"),
+        vec!["/", "/var/run/docker.sock", "/etc"]
+    );
 
     // --mount type=bind,source=/ (HostConfig.Mounts only) gives the same source
     let c2 = evs[1].container.as_deref().unwrap();
@@ -240,11 +268,17 @@ fn inspect_single_object_binds_only_and_podman() {
     let (evs, errs) = decode(&p, None);
     assert!(errs.is_empty(), "{errs:?}");
     let ev = &evs[0];
-    assert_eq!(ls(ev), (Some("podman"), Some("container_engine"), Some("inspect")));
+    assert_eq!(
+        ls(ev),
+        (Some("podman"), Some("container_engine"), Some("inspect"))
+    );
     assert_eq!(s(ev, "container.runtime"), "podman");
     assert_eq!(s(ev, "container.image_digest"), "sha256:abcd");
     assert_eq!(s(ev, "container.cap_add"), "CAP_SYS_PTRACE");
-    assert_eq!(ev.get("container.privileged"), Some(&serde_json::json!(false)));
+    assert_eq!(
+        ev.get("container.privileged"),
+        Some(&serde_json::json!(false))
+    );
     assert!(ev.get("container.user").is_none());
 }
 
@@ -258,7 +292,10 @@ fn generic_json_logsource_container_and_inference() {
     let p = write(&dir, "generic.jsonl", text);
     let (evs, errs) = decode(&p, None);
     assert!(errs.is_empty(), "{errs:?}");
-    assert_eq!(ls(&evs[0]), (Some("linux"), Some("process_creation"), Some("custom")));
+    assert_eq!(
+        ls(&evs[0]),
+        (Some("linux"), Some("process_creation"), Some("custom"))
+    );
     assert!(evs[0].fields.get("logsource").is_none());
     assert_eq!(s(&evs[0], "container.id"), "c1");
     assert_eq!(s(&evs[0], "container.mounts.source"), "/");
@@ -268,11 +305,18 @@ fn generic_json_logsource_container_and_inference() {
     assert_eq!(ls(&evs[2]), (None, None, None));
 
     let opts = Options {
-        logsource: Some(contraband_sources::parse_logsource("product=linux, category=process_creation").unwrap()),
+        logsource: Some(
+            contraband_sources::parse_logsource("product=linux, category=process_creation")
+                .unwrap(),
+        ),
         ..Options::default()
     };
     let (evs, _) = split(contraband_sources::open(&p, &opts));
-    assert_eq!(ls(&evs[0]).2, Some("custom"), "a record's own logsource wins");
+    assert_eq!(
+        ls(&evs[0]).2,
+        Some("custom"),
+        "a record's own logsource wins"
+    );
     assert_eq!(ls(&evs[2]), (Some("linux"), Some("process_creation"), None));
     assert!(contraband_sources::parse_logsource("vendor=x").is_err());
 }

@@ -18,8 +18,17 @@ fn every_falco_file_decodes_and_the_malformed_one_is_reported() {
     for p in &paths {
         let (evs, errs) = decode(p, Some(Format::K8sAudit));
         for ev in &evs {
-            assert_eq!(ls(ev), (Some("kubernetes"), None, Some("audit")), "{}", p.display());
-            assert!(ev.time.0 > 1_500_000_000_000_000_000, "{}: time", p.display());
+            assert_eq!(
+                ls(ev),
+                (Some("kubernetes"), None, Some("audit")),
+                "{}",
+                p.display()
+            );
+            assert!(
+                ev.time.0 > 1_500_000_000_000_000_000,
+                "{}: time",
+                p.display()
+            );
             assert!(ev.get_str("verb").is_some());
             assert_eq!(ev.origin.source.as_ref(), p.to_str().unwrap());
             assert!(ev.raw.as_deref().unwrap().contains("\"auditID\""));
@@ -38,7 +47,11 @@ fn every_falco_file_decodes_and_the_malformed_one_is_reported() {
 
 #[test]
 fn auto_detection_finds_k8s_audit() {
-    for name in ["create_nginx_pod_privileged.json", "exec_pod.json", "create_kube_system_secret.json"] {
+    for name in [
+        "create_nginx_pod_privileged.json",
+        "exec_pod.json",
+        "create_kube_system_secret.json",
+    ] {
         let (evs, errs) = decode(&k8s_dir().join(name), None);
         assert!(errs.is_empty());
         assert_eq!(ls(&evs[0]).0, Some("kubernetes"), "{name}");
@@ -51,8 +64,17 @@ fn privileged_pod_gets_container_context() {
     let ev = &evs[0];
     assert_eq!(s(ev, "verb"), "create");
     assert_eq!(s(ev, "objectRef.resource"), "pods");
-    assert_eq!(s(ev, "requestObject.spec.containers.securityContext.privileged"), "true");
-    assert_eq!(ev.get("container.privileged"), Some(&serde_json::json!(true)));
+    assert_eq!(
+        s(
+            ev,
+            "requestObject.spec.containers.securityContext.privileged"
+        ),
+        "true"
+    );
+    assert_eq!(
+        ev.get("container.privileged"),
+        Some(&serde_json::json!(true))
+    );
     assert_eq!(s(ev, "container.runtime"), "kubernetes");
     assert_eq!(s(ev, "container.image"), "nginx");
     assert_eq!(s(ev, "container.k8s_namespace"), "default");
@@ -61,18 +83,33 @@ fn privileged_pod_gets_container_context() {
 
 #[test]
 fn privileged_second_container_counts() {
-    let (evs, _) = decode(&k8s_dir().join("create_nginx_pod_privileged_2nd_container.json"), None);
-    assert_eq!(evs[0].get("container.privileged"), Some(&serde_json::json!(true)));
+    let (evs, _) = decode(
+        &k8s_dir().join("create_nginx_pod_privileged_2nd_container.json"),
+        None,
+    );
+    assert_eq!(
+        evs[0].get("container.privileged"),
+        Some(&serde_json::json!(true))
+    );
     let (evs, _) = decode(&k8s_dir().join("create_nginx_pod_unprivileged.json"), None);
-    assert_ne!(evs[0].get("container.privileged"), Some(&serde_json::json!(true)));
+    assert_ne!(
+        evs[0].get("container.privileged"),
+        Some(&serde_json::json!(true))
+    );
 }
 
 #[test]
 fn host_path_and_host_network() {
-    let (evs, _) = decode(&k8s_dir().join("create_nginx_pod_sensitive_mount.json"), None);
+    let (evs, _) = decode(
+        &k8s_dir().join("create_nginx_pod_sensitive_mount.json"),
+        None,
+    );
     let ev = &evs[0];
     assert_eq!(all(ev, "hostPath"), vec!["/etc"]);
-    assert_eq!(all(ev, "requestObject.spec.volumes.hostPath.path"), vec!["/etc"]);
+    assert_eq!(
+        all(ev, "requestObject.spec.volumes.hostPath.path"),
+        vec!["/etc"]
+    );
     assert_eq!(s(ev, "container.mounts.source"), "/etc");
     assert_eq!(s(ev, "container.mounts.type"), "hostPath");
     assert_eq!(s(ev, "container.mounts.destination"), "/host/etc");

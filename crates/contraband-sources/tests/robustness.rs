@@ -25,7 +25,10 @@ const K8S: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"1
 #[test]
 fn gzip_input_is_detected_and_decoded() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = std::fs::read(corpora().join("falco/test/trace_files/k8s_audit/create_configmap_sensitive_values.json")).unwrap();
+    let plain = std::fs::read(
+        corpora().join("falco/test/trace_files/k8s_audit/create_configmap_sensitive_values.json"),
+    )
+    .unwrap();
     let p = write(&dir, "audit.log.gz", &gzip(&plain));
     let events = open(&p, &Options::default());
     assert_eq!(events.format(), Some(Format::K8sAudit));
@@ -33,7 +36,10 @@ fn gzip_input_is_detected_and_decoded() {
     assert!(errs.is_empty());
     assert_eq!(evs.len(), 6);
     assert_eq!(evs[5].origin.line, Some(6));
-    let (plain_evs, _) = decode(&corpora().join("falco/test/trace_files/k8s_audit/create_configmap_sensitive_values.json"), None);
+    let (plain_evs, _) = decode(
+        &corpora().join("falco/test/trace_files/k8s_audit/create_configmap_sensitive_values.json"),
+        None,
+    );
     assert_eq!(evs[5].origin.offset, plain_evs[5].origin.offset);
     assert_eq!(evs[5].raw, plain_evs[5].raw);
 
@@ -73,7 +79,13 @@ fn malformed_lines_are_reported_and_skipped() {
     assert_eq!(errs[0].line, Some(2));
     assert!(matches!(errs[0].kind, ErrorKind::Json(_)));
     assert_eq!(errs[1].line, Some(5));
-    assert!(errs[0].to_string().starts_with(&format!("{}:2", p.display())), "{}", errs[0]);
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with(&format!("{}:2", p.display())),
+        "{}",
+        errs[0]
+    );
     assert_eq!(evs[2].origin.line, Some(6));
 }
 
@@ -132,12 +144,20 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let deep = format!("{{\"a\":{}{}}}", "[".repeat(200_000), "]".repeat(200_000));
     // as JSON lines
-    let p = write(&dir, "deep.jsonl", format!("{K8S}\n{deep}\n{K8S}\n").as_bytes());
+    let p = write(
+        &dir,
+        "deep.jsonl",
+        format!("{K8S}\n{deep}\n{K8S}\n").as_bytes(),
+    );
     let (evs, errs) = decode(&p, Some(Format::K8sAudit));
     assert_eq!((evs.len(), errs.len()), (2, 1));
     assert!(matches!(errs[0].kind, ErrorKind::Json(_)), "{}", errs[0]);
     // pretty-printed documents (the splitter path)
-    let p = write(&dir, "deep.json", format!("{{\n\"x\": 1}}\n{deep}\n").as_bytes());
+    let p = write(
+        &dir,
+        "deep.json",
+        format!("{{\n\"x\": 1}}\n{deep}\n").as_bytes(),
+    );
     let (evs, errs) = decode(&p, Some(Format::GenericJson));
     assert_eq!((evs.len(), errs.len()), (1, 1));
     assert_eq!(errs[0].line, Some(3));
@@ -152,14 +172,22 @@ fn truncated_pretty_document_is_reported() {
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].origin.index, Some(0));
     assert_eq!(errs.len(), 1);
-    assert!(matches!(errs[0].kind, ErrorKind::Truncated(_)), "{}", errs[0]);
+    assert!(
+        matches!(errs[0].kind, ErrorKind::Truncated(_)),
+        "{}",
+        errs[0]
+    );
     assert_eq!(errs[0].line, Some(3));
     assert_eq!(errs[0].index, Some(1));
 }
 
 #[test]
 fn unknown_text_is_reported_not_guessed() {
-    let events = read("x", Box::new(std::io::Cursor::new(b"hello world\n".to_vec())), &Options::default());
+    let events = read(
+        "x",
+        Box::new(std::io::Cursor::new(b"hello world\n".to_vec())),
+        &Options::default(),
+    );
     let (evs, errs) = split(events);
     assert!(evs.is_empty());
     assert_eq!(errs.len(), 1);
@@ -175,15 +203,30 @@ fn unknown_text_is_reported_not_guessed() {
 #[test]
 fn detection_from_first_bytes() {
     assert_eq!(detect(K8S.as_bytes()), Some(Format::K8sAudit));
-    assert_eq!(detect(b"type=EOE msg=audit(1.0:1): \n"), Some(Format::Auditd));
+    assert_eq!(
+        detect(b"type=EOE msg=audit(1.0:1): \n"),
+        Some(Format::Auditd)
+    );
     assert_eq!(detect(br#"{"status":"start","id":"abc","from":"busybox","Type":"container","Action":"start","Actor":{"ID":"abc","Attributes":{}}}"#), Some(Format::DockerEvents));
-    assert_eq!(detect(br#"[{"Id":"abc","HostConfig":{}}]"#), Some(Format::DockerInspect));
+    assert_eq!(
+        detect(br#"[{"Id":"abc","HostConfig":{}}]"#),
+        Some(Format::DockerInspect)
+    );
     assert_eq!(detect(br#"{"ID":"abc","Image":"alpine","Name":"n","Status":"start","Type":"container","time":"2024-01-01T00:00:00Z"}"#), Some(Format::PodmanEvents));
-    assert_eq!(detect(br#"{"process_exec":{"process":{}},"time":"2024-01-01T00:00:00Z"}"#), Some(Format::Tetragon));
-    assert_eq!(detect(br#"{"Event":{"System":{}}}"#), Some(Format::WindowsJson));
+    assert_eq!(
+        detect(br#"{"process_exec":{"process":{}},"time":"2024-01-01T00:00:00Z"}"#),
+        Some(Format::Tetragon)
+    );
+    assert_eq!(
+        detect(br#"{"Event":{"System":{}}}"#),
+        Some(Format::WindowsJson)
+    );
     assert_eq!(detect(br#"{"Image":"/bin/sh"}"#), Some(Format::GenericJson));
     // a first document larger than the prefix falls back to key sniffing
-    assert_eq!(detect(br#"{"Event":{"System":{"Channel":"Security"},"EventData":{"x":"#), Some(Format::WindowsJson));
+    assert_eq!(
+        detect(br#"{"Event":{"System":{"Channel":"Security"},"EventData":{"x":"#),
+        Some(Format::WindowsJson)
+    );
     assert_eq!(detect(b"plain text"), None);
 }
 

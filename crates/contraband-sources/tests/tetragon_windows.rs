@@ -16,16 +16,25 @@ fn tetragon_nsenter_from_privileged_pod() {
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(evs.len(), 1);
     let ev = &evs[0];
-    assert_eq!(ls(ev), (Some("linux"), Some("process_creation"), Some("tetragon")));
+    assert_eq!(
+        ls(ev),
+        (Some("linux"), Some("process_creation"), Some("tetragon"))
+    );
     assert_eq!(s(ev, "Image"), "/usr/bin/nsenter");
-    assert_eq!(s(ev, "CommandLine"), "/usr/bin/nsenter -t 1 -m -u -n -i -p bash");
+    assert_eq!(
+        s(ev, "CommandLine"),
+        "/usr/bin/nsenter -t 1 -m -u -n -i -p bash"
+    );
     assert_eq!(s(ev, "CurrentDirectory"), "/");
     assert_eq!(s(ev, "ProcessId"), "19009");
     assert_eq!(s(ev, "User"), "0");
     assert_eq!(s(ev, "ParentImage"), "/bin/bash");
     assert_eq!(s(ev, "event_type"), "process_exec");
     assert_eq!(s(ev, "process.flags"), "execve rootcwd clone");
-    assert_eq!(s(ev, "container.id"), "85f791fd8dfa740a3b1c177e8f68e8fdb4803a7c8fa0e957a5ec38460ce047ef");
+    assert_eq!(
+        s(ev, "container.id"),
+        "85f791fd8dfa740a3b1c177e8f68e8fdb4803a7c8fa0e957a5ec38460ce047ef"
+    );
     assert_eq!(s(ev, "container.runtime"), "docker");
     assert_eq!(s(ev, "container.name"), "privileged-pod");
     assert_eq!(s(ev, "container.image"), "nginx:latest");
@@ -65,7 +74,10 @@ fn every_tetragon_file_decodes() {
 
 #[test]
 fn tetragon_json_lines_with_containerd_ids() {
-    let (evs, errs) = decode(&corpora().join("tetragon/testdata/events.json"), Some(Format::Tetragon));
+    let (evs, errs) = decode(
+        &corpora().join("tetragon/testdata/events.json"),
+        Some(Format::Tetragon),
+    );
     assert!(errs.is_empty());
     assert_eq!(evs.len(), 3);
     assert_eq!(evs[0].origin.line, Some(1));
@@ -128,12 +140,18 @@ fn windows_fields_by_bare_name_and_by_path() {
     let (evs, _) = decode(&path, None);
     let ev = &evs[0];
     assert_eq!(s(ev, "Image"), "C:\\Windows\\System32\\WerFaultSecure.exe");
-    assert_eq!(s(ev, "Event.EventData.ImageLoaded"), "C:\\Windows\\System32\\dbgcore.dll");
+    assert_eq!(
+        s(ev, "Event.EventData.ImageLoaded"),
+        "C:\\Windows\\System32\\dbgcore.dll"
+    );
     assert_eq!(s(ev, "EventID"), "7");
     assert_eq!(s(ev, "Channel"), "Microsoft-Windows-Sysmon/Operational");
     assert_eq!(s(ev, "Provider_Name"), "Microsoft-Windows-Sysmon");
     assert_eq!(s(ev, "Computer"), "swachchhanda");
-    assert_eq!(ls(ev), (Some("windows"), Some("image_load"), Some("sysmon")));
+    assert_eq!(
+        ls(ev),
+        (Some("windows"), Some("image_load"), Some("sysmon"))
+    );
     assert_eq!(ev.time.to_rfc3339(), "2025-11-27T07:40:10.165324Z");
 }
 

@@ -28,7 +28,9 @@ pub fn decode(path: &Path, format: Option<Format>) -> (Vec<Event>, Vec<DecodeErr
     split(open(path, &opts))
 }
 
-pub fn split(items: impl Iterator<Item = Result<Event, DecodeError>>) -> (Vec<Event>, Vec<DecodeError>) {
+pub fn split(
+    items: impl Iterator<Item = Result<Event, DecodeError>>,
+) -> (Vec<Event>, Vec<DecodeError>) {
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for item in items {
