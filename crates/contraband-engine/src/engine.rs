@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use contraband_event::{Event, Timestamp};
-use contraband_sigma::{CorrelationEngine, CorrelationLimits, CorrelationMatch, RuleMeta, RuleRef, RuleSet};
+use contraband_sigma::{
+    CorrelationEngine, CorrelationLimits, CorrelationMatch, RuleMeta, RuleRef, RuleSet,
+};
 
 use crate::alert::{Alert, RuleInfo, StrategyInfo};
 use crate::level::Level;
@@ -93,7 +95,11 @@ impl Engine {
                 strategy_of.entry(rule.as_str()).or_insert_with(|| s.into());
             }
         }
-        let cards = rules.rules().iter().map(|r| RuleCard::new(&r.meta, &strategy_of)).collect();
+        let cards = rules
+            .rules()
+            .iter()
+            .map(|r| RuleCard::new(&r.meta, &strategy_of))
+            .collect();
         let correlation_cards = rules
             .correlations()
             .iter()

@@ -4,6 +4,7 @@
 mod alert;
 mod engine;
 mod level;
+pub mod load;
 pub mod rule_tests;
 mod strategy;
 mod suppress;
