@@ -93,7 +93,11 @@ fn jsonl_carries_the_documented_schema() {
 
 #[test]
 fn json_is_one_valid_array_even_when_empty() {
-    let v: Value = serde_json::from_str(&render(Format::Json, &[alert(Level::Low), alert(Level::High)])).unwrap();
+    let v: Value = serde_json::from_str(&render(
+        Format::Json,
+        &[alert(Level::Low), alert(Level::High)],
+    ))
+    .unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
     let empty: Value = serde_json::from_str(&render(Format::Json, &[])).unwrap();
     assert_eq!(empty, json!([]));
@@ -114,13 +118,17 @@ fn csv_has_header_and_quotes_fields() {
 
 #[test]
 fn ocsf_is_a_detection_finding() {
-    let v: Value = serde_json::from_str(render(Format::Ocsf, &[alert(Level::Critical)]).trim()).unwrap();
+    let v: Value =
+        serde_json::from_str(render(Format::Ocsf, &[alert(Level::Critical)]).trim()).unwrap();
     assert_eq!(v["class_uid"], 2004);
     assert_eq!(v["type_uid"], 200401);
     assert_eq!(v["severity_id"], 5);
     assert_eq!(v["time"], 1_700_000_000_123i64);
     assert_eq!(v["finding_info"]["analytic"]["uid"], "5d2c");
-    assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1110.002");
+    assert_eq!(
+        v["finding_info"]["attacks"][0]["technique"]["uid"],
+        "T1110.002"
+    );
     assert_eq!(v["evidences"][0]["container"]["name"], "cb-hashcat");
     assert_eq!(v["evidences"][0]["process"]["pid"], 42);
     assert_eq!(v["device"]["hostname"], "node-1");
@@ -128,7 +136,8 @@ fn ocsf_is_a_detection_finding() {
 
 #[test]
 fn falco_shape_for_falcosidekick() {
-    let v: Value = serde_json::from_str(render(Format::Falco, &[alert(Level::High)]).trim()).unwrap();
+    let v: Value =
+        serde_json::from_str(render(Format::Falco, &[alert(Level::High)]).trim()).unwrap();
     assert_eq!(v["priority"], "Error");
     assert_eq!(v["rule"], "Password cracker in a container");
     assert_eq!(v["source"], "syscall");
@@ -136,7 +145,10 @@ fn falco_shape_for_falcosidekick() {
     assert_eq!(v["output_fields"]["container.name"], "cb-hashcat");
     assert_eq!(v["output_fields"]["proc.exepath"], "/usr/bin/hashcat");
     assert_eq!(v["output_fields"]["evt.time"], 1_700_000_000_123_000_000i64);
-    assert!(v["output"].as_str().unwrap().contains("container=cb-hashcat"));
+    assert!(v["output"]
+        .as_str()
+        .unwrap()
+        .contains("container=cb-hashcat"));
 }
 
 #[test]

@@ -55,9 +55,9 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     let to = parse_bound("--to", args.to.as_deref())?;
     let options = source_options(&args)?;
 
+    let files = collect_inputs(&args.paths)?;
     let (engine, load) = load_engine(&args.rules.sources())?;
     let engine = Arc::new(engine);
-    let files = collect_inputs(&args.paths)?;
 
     let stdout_is_tty = std::io::stdout().is_terminal() && args.output.is_none();
     let format = match args.format.as_deref() {
