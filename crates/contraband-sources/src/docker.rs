@@ -56,6 +56,10 @@ pub fn parse_image_ref(reference: &str) -> ImageRef {
     }
 }
 
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Add `ImageRef`, `ImageRegistry`, `ImageName`, `ImageTag`, `ImageDigest`.
 fn add_image_fields(fields: &mut Map<String, Value>, reference: &str) {
     if reference.is_empty() {
@@ -285,8 +289,13 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
             }
         }
         "image" => {
-            if let Some(r) = name.or(image) {
-                add_image_fields(&mut fields, &r);
+            match name.or(image) {
+                // `build` events name the new image by its bare id
+                Some(r) if is_hex64(&r) => {
+                    fields.insert("ImageDigest".into(), format!("sha256:{r}").into());
+                }
+                Some(r) => add_image_fields(&mut fields, &r),
+                None => {}
             }
             if let Some(id) = id {
                 let digest = if id.starts_with("sha256:") {
@@ -400,7 +409,7 @@ pub fn container_context_from_inspect(v: &Value) -> ContainerContext {
         str_at(v, &["Image"]).and_then(|i| {
             if i.starts_with("sha256:") {
                 Some(i)
-            } else if i.len() == 64 && i.bytes().all(|b| b.is_ascii_hexdigit()) {
+            } else if is_hex64(&i) {
                 Some(format!("sha256:{i}"))
             } else {
                 None

@@ -352,3 +352,35 @@ fn mapping_directory_overrides_builtin_tables() {
     std::fs::write(dir.path().join("auditd.yml"), "logsource: [").unwrap();
     assert!(contraband_sources::Mappings::load_dir(dir.path()).is_err());
 }
+
+#[test]
+fn podman_4_stream_starting_with_a_system_event() {
+    // The shape podman 4.3 writes (`Time`, `Attributes: null`, build events
+    // naming the image by id, exec without a command).
+    let text = r#"{"Status":"refresh","Time":"2026-11-23T16:21:04.860521205Z","Type":"system","Attributes":null}
+{"Name":"f008ff0975682168b260f3ddd950f78666ffaf6d70764605d84d59d52974bc85","Status":"build","Time":"2026-11-23T16:21:08.694223301Z","Type":"image","Attributes":null}
+{"ID":"187d1e0bc2b44158c038386ecb292b763af92a889c3f069c33b61076e076b97b","Image":"localhost/contraband/busybox:latest","Name":"cb-exec","Status":"exec","Time":"2026-11-23T16:27:20.97511577Z","Type":"container","Attributes":{"io.buildah.version":"1.28.2"}}
+"#;
+    let events = contraband_sources::read(
+        "podman",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        &Options::default(),
+    );
+    assert_eq!(events.format(), Some(Format::PodmanEvents));
+    let (evs, errs) = split(events);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(s(&evs[0], "Action"), "refresh");
+    assert_eq!(s(&evs[0], "Type"), "system");
+    assert_eq!(
+        s(&evs[1], "ImageDigest"),
+        "sha256:f008ff0975682168b260f3ddd950f78666ffaf6d70764605d84d59d52974bc85"
+    );
+    assert!(evs[1].get("ImageRef").is_none());
+    let exec = &evs[2];
+    assert_eq!(s(exec, "Action"), "exec_start");
+    assert_eq!(s(exec, "ImageRegistry"), "localhost");
+    assert_eq!(s(exec, "ImageName"), "contraband/busybox");
+    assert_eq!(s(exec, "container.name"), "cb-exec");
+    assert_eq!(s(exec, "container.labels.io.buildah.version"), "1.28.2");
+    assert_eq!(exec.time.to_rfc3339(), "2026-11-23T16:27:20.97511577Z");
+}
