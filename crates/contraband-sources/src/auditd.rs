@@ -332,6 +332,19 @@ impl FormatDecoder for AuditdDecoder {
         self.sweep(&key, ctx, out);
     }
 
+    fn expire(&mut self, before: Timestamp, ctx: &Ctx, out: &mut Out) {
+        let mut old: Vec<(u64, Key)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.time < before)
+            .map(|(k, p)| (p.seq, k.clone()))
+            .collect();
+        old.sort();
+        for (_, k) in old {
+            self.complete(&k, ctx, out);
+        }
+    }
+
     fn flush(&mut self, ctx: &Ctx, out: &mut Out) {
         let mut all: Vec<(u64, Key)> = self
             .pending
