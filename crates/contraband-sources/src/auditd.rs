@@ -70,6 +70,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
         .parse()
         .map_err(|_| format!("bad serial {serial:?}"))?;
     let (secs, frac) = time.split_once('.').unwrap_or((time, "0"));
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.is_empty() {
+        return Err(format!("bad time {time:?}"));
+    }
     let secs: i64 = secs.parse().map_err(|_| format!("bad time {time:?}"))?;
     let frac_digits = &frac[..frac.len().min(9)];
     let mut nanos: i64 = frac_digits
