@@ -384,3 +384,28 @@ fn podman_4_stream_starting_with_a_system_event() {
     assert_eq!(s(exec, "container.labels.io.buildah.version"), "1.28.2");
     assert_eq!(exec.time.to_rfc3339(), "2026-11-23T16:27:20.97511577Z");
 }
+
+#[test]
+fn image_inspect_is_an_image_event() {
+    let text = r#"[{"Id":"sha256:954d4dd421cf89b46b4fde0517731d9d32d37a6158555629fe07d69fb16a2025","RepoTags":["127.0.0.1:5001/tools/hashcat:6.2.6"],"RepoDigests":[],"Created":"2026-11-23T16:21:08Z","Config":{"Cmd":["/bin/sh"]},"RootFS":{"Type":"layers"}}]"#;
+    let (evs, errs) = split(contraband_sources::read(
+        "img",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        &Options::default(),
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let ev = &evs[0];
+    assert_eq!(
+        ls(ev),
+        (Some("docker"), Some("container_engine"), Some("inspect"))
+    );
+    assert_eq!(s(ev, "Type"), "image");
+    assert_eq!(s(ev, "ImageRegistry"), "127.0.0.1:5001");
+    assert_eq!(s(ev, "ImageName"), "tools/hashcat");
+    assert_eq!(s(ev, "ImageTag"), "6.2.6");
+    assert_eq!(
+        s(ev, "ImageDigest"),
+        "sha256:954d4dd421cf89b46b4fde0517731d9d32d37a6158555629fe07d69fb16a2025"
+    );
+    assert!(ev.container.is_none());
+}
