@@ -70,6 +70,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
         .parse()
         .map_err(|_| format!("bad serial {serial:?}"))?;
     let (secs, frac) = time.split_once('.').unwrap_or((time, "0"));
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.is_empty() {
+        return Err(format!("bad time {time:?}"));
+    }
     let secs: i64 = secs.parse().map_err(|_| format!("bad time {time:?}"))?;
     let frac_digits = &frac[..frac.len().min(9)];
     let mut nanos: i64 = frac_digits
@@ -330,6 +333,19 @@ impl FormatDecoder for AuditdDecoder {
             p.records.push(record);
         }
         self.sweep(&key, ctx, out);
+    }
+
+    fn expire(&mut self, before: Timestamp, ctx: &Ctx, out: &mut Out) {
+        let mut old: Vec<(u64, Key)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.time < before)
+            .map(|(k, p)| (p.seq, k.clone()))
+            .collect();
+        old.sort();
+        for (_, k) in old {
+            self.complete(&k, ctx, out);
+        }
     }
 
     fn flush(&mut self, ctx: &Ctx, out: &mut Out) {

@@ -56,6 +56,10 @@ pub fn parse_image_ref(reference: &str) -> ImageRef {
     }
 }
 
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Add `ImageRef`, `ImageRegistry`, `ImageName`, `ImageTag`, `ImageDigest`.
 fn add_image_fields(fields: &mut Map<String, Value>, reference: &str) {
     if reference.is_empty() {
@@ -285,8 +289,13 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
             }
         }
         "image" => {
-            if let Some(r) = name.or(image) {
-                add_image_fields(&mut fields, &r);
+            match name.or(image) {
+                // `build` events name the new image by its bare id
+                Some(r) if is_hex64(&r) => {
+                    fields.insert("ImageDigest".into(), format!("sha256:{r}").into());
+                }
+                Some(r) => add_image_fields(&mut fields, &r),
+                None => {}
             }
             if let Some(id) = id {
                 let digest = if id.starts_with("sha256:") {
@@ -308,6 +317,9 @@ pub(crate) fn decode_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Resul
     if !v.is_object() || (v.get("Id").is_none() && v.get("HostConfig").is_none()) {
         return Err("an inspect record must be a container object with Id or HostConfig".into());
     }
+    if v.get("RootFS").is_some() || v.get("RepoTags").is_some() {
+        return decode_image_inspect(v, ctx, out);
+    }
     let container = container_context_from_inspect(&v);
     let time = v.get("Created").and_then(time_of).unwrap_or_default();
     let Value::Object(mut fields) = v else {
@@ -328,6 +340,37 @@ pub(crate) fn decode_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Resul
         fields.insert("ImageDigest".into(), d.clone().into());
     }
     out.push(finish(fields, ctx, time, Some(container)));
+    Ok(())
+}
+
+/// One image of `docker image inspect` output: `Type: image`, no container.
+fn decode_image_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+    let time = v.get("Created").and_then(time_of).unwrap_or_default();
+    let reference = v
+        .get("RepoTags")
+        .and_then(|t| t.get(0))
+        .and_then(Value::as_str)
+        .or_else(|| {
+            v.get("RepoDigests")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+        })
+        .map(str::to_string);
+    let id = str_at(&v, &["Id"]);
+    let Value::Object(mut fields) = v else {
+        return Err("an image inspect record must be an object".into());
+    };
+    fields.insert("Action".into(), "inspect".into());
+    fields.insert("Type".into(), "image".into());
+    if let Some(r) = reference {
+        add_image_fields(&mut fields, &r);
+    }
+    if let Some(id) = id {
+        // podman writes the id without its algorithm
+        let id = if is_hex64(&id) { format!("sha256:{id}") } else { id };
+        fields.entry("ImageDigest").or_insert(id.into());
+    }
+    out.push(finish(fields, ctx, time, None));
     Ok(())
 }
 
@@ -400,7 +443,7 @@ pub fn container_context_from_inspect(v: &Value) -> ContainerContext {
         str_at(v, &["Image"]).and_then(|i| {
             if i.starts_with("sha256:") {
                 Some(i)
-            } else if i.len() == 64 && i.bytes().all(|b| b.is_ascii_hexdigit()) {
+            } else if is_hex64(&i) {
                 Some(format!("sha256:{i}"))
             } else {
                 None

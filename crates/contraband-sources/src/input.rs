@@ -137,6 +137,9 @@ impl Iterator for LineReader {
             if self.buf.last() == Some(&b'\r') {
                 self.buf.pop();
             }
+            if start == 0 && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                self.buf.drain(..3); // UTF-8 byte order mark
+            }
             if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }

@@ -151,10 +151,9 @@ pub(crate) fn detect_value(v: &Value) -> Format {
     {
         return Format::DockerEvents;
     }
-    if o.contains_key("Status")
-        && o.contains_key("Type")
-        && (o.contains_key("ID") || o.contains_key("Name"))
-    {
+    // Podman writes capitalised Status/Type (and no Action); its first
+    // event is often a bare `{"Status":"refresh","Time":..,"Type":"system"}`.
+    if o.contains_key("Status") && o.contains_key("Type") && !o.contains_key("Action") {
         return Format::PodmanEvents;
     }
     Format::GenericJson

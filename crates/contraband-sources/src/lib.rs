@@ -225,6 +225,8 @@ pub(crate) type Out = VecDeque<Result<Event, DecodeError>>;
 pub(crate) trait FormatDecoder: Send {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out);
     fn flush(&mut self, _ctx: &Ctx, _out: &mut Out) {}
+    /// Emit pending events that started before `before` (live sources on idle).
+    fn expire(&mut self, _before: contraband_event::Timestamp, _ctx: &Ctx, _out: &mut Out) {}
 }
 
 fn decoder_for(format: Format, opts: &Options) -> Box<dyn FormatDecoder> {
@@ -289,6 +291,18 @@ impl Decoder {
     /// Emit every event still waiting for records (auditd).
     pub fn flush(&mut self) -> Vec<Result<Event, DecodeError>> {
         self.inner.flush(&self.ctx, &mut self.out);
+        self.out.drain(..).collect()
+    }
+
+    /// Emit the events still pending (auditd) whose time is before `before`,
+    /// for live sources whose stream has gone quiet: call it on idle with
+    /// "now minus a few seconds" so an event whose last record never comes
+    /// (auditd without EOE records) is not held forever.
+    pub fn flush_before(
+        &mut self,
+        before: contraband_event::Timestamp,
+    ) -> Vec<Result<Event, DecodeError>> {
+        self.inner.expire(before, &self.ctx, &mut self.out);
         self.out.drain(..).collect()
     }
 

@@ -189,9 +189,13 @@ impl Mapping {
         ls
     }
 
-    /// Look `key` up in table `table` (keys compared as written, then
-    /// ASCII case-insensitively).
+    /// Look `key` up in table `table` (keys compared exactly).
     pub fn lookup(&self, table: &str, key: &str) -> Option<&str> {
+        self.tables.get(table)?.as_object()?.get(key)?.as_str()
+    }
+
+    /// [`Mapping::lookup`], falling back to an ASCII case-insensitive match.
+    pub fn lookup_nocase(&self, table: &str, key: &str) -> Option<&str> {
         let t = self.tables.get(table)?.as_object()?;
         if let Some(v) = t.get(key) {
             return v.as_str();

@@ -93,11 +93,11 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
     if ls.service.is_none() {
         let service = channel
             .as_deref()
-            .and_then(|c| ctx.mapping.lookup("services", c))
+            .and_then(|c| ctx.mapping.lookup_nocase("services", c))
             .or_else(|| {
                 provider
                     .as_deref()
-                    .and_then(|p| ctx.mapping.lookup("services", p))
+                    .and_then(|p| ctx.mapping.lookup_nocase("services", p))
             });
         if let Some(s) = service {
             ls.service = Some(Arc::from(s));

@@ -287,3 +287,30 @@ fn records_far_behind_complete_without_eoe() {
     assert_eq!(s(&ev, "cmd"), "ls -l");
     assert_eq!(s(&ev, "cwd"), "/");
 }
+
+#[test]
+fn live_decoder_expires_quiet_events() {
+    let mut d = Decoder::new(Format::Auditd, "live", &Options::default());
+    assert!(d
+        .feed(
+            "type=SYSCALL msg=audit(1700000000.000:1): syscall=59 pid=1",
+            None,
+            None
+        )
+        .is_empty());
+    assert!(
+        d.feed(
+            "type=SYSCALL msg=audit(1700000005.000:2): syscall=59 pid=2",
+            None,
+            None
+        )
+        .len()
+            == 1
+    ); // 5 s later: the first is past the time window
+    assert!(d
+        .flush_before(contraband_event::Timestamp(1_700_000_005_000_000_000))
+        .is_empty());
+    let out = d.flush_before(contraband_event::Timestamp(1_700_000_006_000_000_000));
+    assert_eq!(out.len(), 1);
+    assert_eq!(s(out[0].as_ref().unwrap(), "pid"), "2");
+}

@@ -352,3 +352,60 @@ fn mapping_directory_overrides_builtin_tables() {
     std::fs::write(dir.path().join("auditd.yml"), "logsource: [").unwrap();
     assert!(contraband_sources::Mappings::load_dir(dir.path()).is_err());
 }
+
+#[test]
+fn podman_4_stream_starting_with_a_system_event() {
+    // The shape podman 4.3 writes (`Time`, `Attributes: null`, build events
+    // naming the image by id, exec without a command).
+    let text = r#"{"Status":"refresh","Time":"2026-11-23T16:21:04.860521205Z","Type":"system","Attributes":null}
+{"Name":"f008ff0975682168b260f3ddd950f78666ffaf6d70764605d84d59d52974bc85","Status":"build","Time":"2026-11-23T16:21:08.694223301Z","Type":"image","Attributes":null}
+{"ID":"187d1e0bc2b44158c038386ecb292b763af92a889c3f069c33b61076e076b97b","Image":"localhost/contraband/busybox:latest","Name":"cb-exec","Status":"exec","Time":"2026-11-23T16:27:20.97511577Z","Type":"container","Attributes":{"io.buildah.version":"1.28.2"}}
+"#;
+    let events = contraband_sources::read(
+        "podman",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        &Options::default(),
+    );
+    assert_eq!(events.format(), Some(Format::PodmanEvents));
+    let (evs, errs) = split(events);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(s(&evs[0], "Action"), "refresh");
+    assert_eq!(s(&evs[0], "Type"), "system");
+    assert_eq!(
+        s(&evs[1], "ImageDigest"),
+        "sha256:f008ff0975682168b260f3ddd950f78666ffaf6d70764605d84d59d52974bc85"
+    );
+    assert!(evs[1].get("ImageRef").is_none());
+    let exec = &evs[2];
+    assert_eq!(s(exec, "Action"), "exec_start");
+    assert_eq!(s(exec, "ImageRegistry"), "localhost");
+    assert_eq!(s(exec, "ImageName"), "contraband/busybox");
+    assert_eq!(s(exec, "container.name"), "cb-exec");
+    assert_eq!(s(exec, "container.labels.io.buildah.version"), "1.28.2");
+    assert_eq!(exec.time.to_rfc3339(), "2026-11-23T16:27:20.97511577Z");
+}
+
+#[test]
+fn image_inspect_is_an_image_event() {
+    let text = r#"[{"Id":"sha256:954d4dd421cf89b46b4fde0517731d9d32d37a6158555629fe07d69fb16a2025","RepoTags":["127.0.0.1:5001/tools/hashcat:6.2.6"],"RepoDigests":[],"Created":"2026-11-23T16:21:08Z","Config":{"Cmd":["/bin/sh"]},"RootFS":{"Type":"layers"}}]"#;
+    let (evs, errs) = split(contraband_sources::read(
+        "img",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        &Options::default(),
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let ev = &evs[0];
+    assert_eq!(
+        ls(ev),
+        (Some("docker"), Some("container_engine"), Some("inspect"))
+    );
+    assert_eq!(s(ev, "Type"), "image");
+    assert_eq!(s(ev, "ImageRegistry"), "127.0.0.1:5001");
+    assert_eq!(s(ev, "ImageName"), "tools/hashcat");
+    assert_eq!(s(ev, "ImageTag"), "6.2.6");
+    assert_eq!(
+        s(ev, "ImageDigest"),
+        "sha256:954d4dd421cf89b46b4fde0517731d9d32d37a6158555629fe07d69fb16a2025"
+    );
+    assert!(ev.container.is_none());
+}

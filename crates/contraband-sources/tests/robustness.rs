@@ -238,3 +238,25 @@ fn format_names_round_trip() {
     assert_eq!("k8s".parse::<Format>().unwrap(), Format::K8sAudit);
     assert!("nope".parse::<Format>().is_err());
 }
+
+#[test]
+fn byte_order_mark_and_crlf_are_tolerated() {
+    let text = format!("\u{feff}{K8S}\r\n{K8S}\r\n");
+    let (evs, errs) = split(read(
+        "bom",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        &Options::default(),
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(evs.len(), 2);
+    assert!(!evs[1].raw.as_deref().unwrap().ends_with('\r'));
+}
+
+#[test]
+fn events_can_move_to_another_thread() {
+    fn is_send<T: Send>(_: &T) {}
+    let events = read("x", Box::new(std::io::empty()), &Options::default());
+    is_send(&events);
+    let d = contraband_sources::Decoder::new(Format::Auditd, "x", &Options::default());
+    is_send(&d);
+}

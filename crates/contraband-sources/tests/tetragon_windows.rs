@@ -178,3 +178,35 @@ fn sysmon_registry_categories_have_the_umbrella_parent() {
     assert_eq!(m.parent_category("registry_set"), Some("registry_event"));
     assert_eq!(m.parent_category("process_creation"), None);
 }
+
+#[test]
+fn windows_security_4688_data_list_and_powershell() {
+    let opts = contraband_sources::Options::default();
+    let mut d = contraband_sources::Decoder::new(Format::WindowsJson, "live", &opts);
+    let sec = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing"}},"EventID":{"#text":"4688","#attributes":{"Qualifiers":""}},"Channel":"Security","Computer":"dc1","TimeCreated":{"#attributes":{"SystemTime":"2024-02-03T04:05:06.789Z"}}},"EventData":{"Data":[{"#attributes":{"Name":"NewProcessName"},"#text":"C:\\Windows\\System32\\cmd.exe"},{"#attributes":{"Name":"CommandLine"},"#text":"cmd /c whoami"}]}}}"##;
+    let ev = d.feed(sec, Some(1), Some(0)).remove(0).unwrap();
+    assert_eq!(
+        ls(&ev),
+        (Some("windows"), Some("process_creation"), Some("security"))
+    );
+    assert_eq!(s(&ev, "NewProcessName"), "C:\\Windows\\System32\\cmd.exe");
+    assert_eq!(s(&ev, "CommandLine"), "cmd /c whoami");
+    assert_eq!(ev.get("EventID"), Some(&serde_json::json!(4688)));
+    assert_eq!(ev.host.as_deref(), Some("dc1"));
+
+    let ps = r##"{"Event":{"System":{"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational","Computer":"w1"},"EventData":{"ScriptBlockText":"IEX (New-Object Net.WebClient)"}}}"##;
+    let ev = d.feed(ps, Some(2), None).remove(0).unwrap();
+    assert_eq!(
+        ls(&ev),
+        (Some("windows"), Some("ps_script"), Some("powershell"))
+    );
+    let sys = r##"{"Event":{"System":{"EventID":7045,"Channel":"System","Computer":"w1"},"EventData":{"ServiceName":"x"}}}"##;
+    let ev = d.feed(sys, Some(3), None).remove(0).unwrap();
+    assert_eq!(ls(&ev), (Some("windows"), None, Some("system")));
+    let bad = d.feed(r##"{"NotAnEvent":1}"##, Some(4), None);
+    let err = bad[0].as_ref().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "live:4: not a Windows event: no Event object"
+    );
+}
