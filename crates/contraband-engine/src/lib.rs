@@ -5,6 +5,7 @@ mod alert;
 mod engine;
 mod level;
 pub mod load;
+pub mod resource;
 pub mod rule_tests;
 mod strategy;
 mod suppress;

@@ -78,6 +78,10 @@ impl Sink for CsvSink {
         Ok(())
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         // An empty run still gets a header, so the file is valid CSV.
         self.header()?;

@@ -29,6 +29,10 @@ impl Sink for JsonLines {
         self.out.write_all(b"\n")
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -56,6 +60,10 @@ impl Sink for JsonArray {
         serde_json::to_writer(&mut self.out, alert)?;
         self.written += 1;
         Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 
     fn finish(&mut self) -> io::Result<()> {

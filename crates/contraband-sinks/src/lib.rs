@@ -20,6 +20,9 @@ pub use table::TableOptions;
 /// Something alerts are written to.
 pub trait Sink: Send {
     fn write(&mut self, alert: &Alert) -> io::Result<()>;
+    /// Push what was written so far to the output without closing it
+    /// (live output: an alert must not sit in a buffer).
+    fn flush(&mut self) -> io::Result<()>;
     /// Flush and close the output; called once after the last alert.
     fn finish(&mut self) -> io::Result<()>;
 }

@@ -93,6 +93,10 @@ impl Sink for TableSink {
         self.out.flush()
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }

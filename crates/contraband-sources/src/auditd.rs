@@ -362,7 +362,8 @@ impl FormatDecoder for AuditdDecoder {
 }
 
 /// The container a cgroup path or similar text names: (runtime, id).
-pub(crate) fn container_in(text: &str) -> Option<(&'static str, String)> {
+/// Live sources use it on `/proc/PID/cgroup` to attribute a process.
+pub fn container_in(text: &str) -> Option<(&'static str, String)> {
     const PATTERNS: &[(&str, &str)] = &[
         ("/docker/", "docker"),
         ("docker-", "docker"),

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use contraband_event::{Event, LogSource};
 
+pub use auditd::container_in;
 pub use docker::{container_context_from_inspect, parse_image_ref, ImageRef};
 pub use error::{DecodeError, ErrorKind, MappingError};
 pub use input::Record;

@@ -21,6 +21,9 @@ pub enum Command {
     /// Hunt through telemetry files (offline). Directories are walked;
     /// `-` reads standard input; gzip is decompressed transparently.
     Hunt(HuntArgs),
+    /// Watch live telemetry: container engines, auditd, the Kubernetes audit
+    /// webhook. Runs until interrupted (SIGINT/SIGTERM), then prints a summary.
+    Watch(WatchArgs),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -51,15 +54,8 @@ pub struct HuntArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleSourceArgs,
-    /// Output format. Default: table on a terminal, jsonl otherwise.
-    #[arg(long, value_parser = ["table", "jsonl", "json", "csv", "ocsf", "falco"])]
-    pub format: Option<String>,
-    /// Write alerts to this file instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Report only alerts at or above this level.
-    #[arg(long, value_name = "LEVEL", default_value = "informational")]
-    pub min_level: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Exit with status 1 when an alert at or above this level is raised.
     #[arg(long, value_name = "LEVEL")]
     pub fail_on: Option<String>,
@@ -87,6 +83,82 @@ pub struct HuntArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Docker Engine API socket: stream its events, inspect its containers,
+    /// sample their resource use.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1,
+          default_missing_value = "unix:///var/run/docker.sock")]
+    pub docker: Option<String>,
+    /// Podman API socket (`podman system service`): stream its events,
+    /// inspect its containers.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1,
+          default_missing_value = "unix:///run/podman/podman.sock")]
+    pub podman: Option<String>,
+    /// Follow this auditd log (across rotation), from its end.
+    #[arg(long, value_name = "LOG", num_args = 0..=1,
+          default_missing_value = "/var/log/audit/audit.log")]
+    pub auditd: Option<PathBuf>,
+    /// Read the auditd log from its start instead of its end.
+    #[arg(long, requires = "auditd")]
+    pub auditd_from_start: bool,
+    /// Serve the Kubernetes audit webhook on this address (loopback by
+    /// default: `9765` means 127.0.0.1:9765). See docs/watch.md.
+    #[arg(long = "k8s-audit-webhook", value_name = "ADDR:PORT")]
+    pub k8s_audit_webhook: Option<String>,
+    /// File holding the webhook's bearer token (else env CONTRABAND_TOKEN).
+    #[arg(long, value_name = "FILE", requires = "k8s_audit_webhook")]
+    pub token_file: Option<PathBuf>,
+    /// Allow the webhook to listen beyond loopback (it speaks plain HTTP).
+    #[arg(long, requires = "k8s_audit_webhook")]
+    pub k8s_audit_allow_remote: bool,
+    /// Largest webhook request body accepted (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub k8s_audit_max_body: usize,
+    /// Webhook requests waiting for the pipeline at most (429 beyond).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub k8s_audit_queue: usize,
+    /// Do not sample Docker container resource use.
+    #[arg(long)]
+    pub no_stats: bool,
+    /// Seconds between resource samples of each running container.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub stats_interval: f64,
+    /// Resource abuse: seconds usage must stay high before an alert.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub resource_window: f64,
+    /// Resource abuse: CPU floor, in cores (0.8 = 80% of one core).
+    #[arg(long, value_name = "CORES", default_value_t = 0.8)]
+    pub resource_cpu: f64,
+    /// Resource abuse: memory floor in MiB (0: do not judge memory).
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pub resource_memory: u64,
+    /// Inspected containers kept in the enrichment cache at most.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub cache_size: usize,
+    /// Directory of field-mapping files overriding the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub mapping: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleSourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where alerts go and which are written: shared by `hunt` and `watch`.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format. Default: table on a terminal, jsonl otherwise.
+    #[arg(long, value_parser = ["table", "jsonl", "json", "csv", "ocsf", "falco"])]
+    pub format: Option<String>,
+    /// Write alerts to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report only alerts at or above this level.
+    #[arg(long, value_name = "LEVEL", default_value = "informational")]
+    pub min_level: String,
     /// Do not fold repeats of the same finding (same rule, container and matched values).
     #[arg(long)]
     pub no_dedup: bool,

@@ -5,28 +5,23 @@
 //! stateful stages (correlation, dedup, level filters) and writes the sink.
 //! Memory stays flat: events are dropped as soon as they are matched.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use contraband_engine::{Alert, Deduper, Level, Scratch};
+use contraband_engine::{Alert, Level, Scratch};
 use contraband_event::Event;
 use contraband_event::{parse_time, Timestamp};
-use contraband_sinks::{Format, TableOptions};
 use contraband_sources::{DecodeError, Options};
 
 use crate::cli::HuntArgs;
+use crate::pipeline::Collector;
 use crate::progress::Progress;
 use crate::summary::Summary;
 use contraband_engine::load::load_engine;
-
-/// Repeats of one finding within this much event time are folded.
-const DEDUP_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
-/// Dedup keys remembered at most (bounded memory on endless input).
-const DEDUP_CAPACITY: usize = 100_000;
 
 enum Message {
     Alert(Box<Alert>),
@@ -44,7 +39,6 @@ enum Message {
 /// Exit status of a hunt: 0 clean, 1 `--fail-on` met.
 pub fn run(args: HuntArgs) -> Result<i32> {
     let started = Instant::now();
-    let min_level: Level = args.min_level.parse().map_err(anyhow::Error::msg)?;
     let fail_on: Option<Level> = args
         .fail_on
         .as_deref()
@@ -58,25 +52,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     let files = collect_inputs(&args.paths)?;
     let (engine, load) = load_engine(&args.rules.sources())?;
     let engine = Arc::new(engine);
-
-    let stdout_is_tty = std::io::stdout().is_terminal() && args.output.is_none();
-    let format = match args.format.as_deref() {
-        Some(f) => f.parse::<Format>().map_err(anyhow::Error::msg)?,
-        None if stdout_is_tty => Format::Table,
-        None => Format::Jsonl,
-    };
-    let out: Box<dyn Write + Send> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create output file {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout()),
-    };
-    let table = TableOptions {
-        color: stdout_is_tty && std::env::var_os("NO_COLOR").is_none(),
-        width: terminal_width(),
-    };
-    let mut sink = contraband_sinks::sink(format, out, table);
+    let mut collector = Collector::new(&engine, &args.output)?;
 
     let threads = args
         .threads
@@ -153,18 +129,12 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     drop(tx);
 
     let mut summary = Summary::new(files.len(), load);
-    let mut dedup = (!args.no_dedup).then(|| Deduper::new(DEDUP_WINDOW_NS, DEDUP_CAPACITY));
     let mut failed_on = false;
     let mut strict_error = None;
-    let mut correlator = engine.correlator();
-    let mut correlated = Vec::new();
     for message in rx {
         let alerts: Vec<Alert> = match message {
             Message::Alert(alert) => vec![*alert],
-            Message::Correlate { rule, event } => {
-                correlator.feed(rule, &event, &mut correlated);
-                std::mem::take(&mut correlated)
-            }
+            Message::Correlate { rule, event } => collector.correlate(rule, &event),
             Message::DecodeError(e) => {
                 summary.decode_errors += 1;
                 progress.suspend(|| eprintln!("contraband: {e}"));
@@ -181,31 +151,22 @@ pub fn run(args: HuntArgs) -> Result<i32> {
             }
         };
         for alert in alerts {
-            {
-                if alert.rule.level < min_level {
-                    continue;
-                }
-                if let Some(d) = dedup.as_mut() {
-                    if !d.admit(&alert.dedup_key, alert.time) {
-                        continue;
-                    }
-                }
-                if fail_on.is_some_and(|f| alert.rule.level >= f) {
-                    failed_on = true;
-                }
-                summary.count_alert(alert.rule.level);
-                progress
-                    .suspend(|| sink.write(&alert))
-                    .context("cannot write alert")?;
+            if !collector.admit(&alert) {
+                continue;
             }
+            if fail_on.is_some_and(|f| alert.rule.level >= f) {
+                failed_on = true;
+            }
+            summary.count_alert(alert.rule.level);
+            progress.suspend(|| collector.write(&alert))?;
         }
     }
-    sink.finish().context("cannot finish output")?;
+    collector.finish()?;
     progress.finish();
     for w in workers {
         let _ = w.join();
     }
-    summary.suppressed = dedup.as_ref().map_or(0, Deduper::suppressed);
+    summary.suppressed = collector.suppressed();
     summary.elapsed = started.elapsed();
     summary.print();
     if let Some(e) = strict_error {
@@ -233,9 +194,7 @@ fn source_options(args: &HuntArgs) -> Result<Options> {
         );
     }
     if let Some(dir) = &args.mapping {
-        let mappings = contraband_sources::Mappings::load_dir(dir)
-            .with_context(|| format!("cannot load mappings from {}", dir.display()))?;
-        options.mappings = Arc::new(mappings);
+        options.mappings = crate::pipeline::load_mappings(dir)?;
     }
     Ok(options)
 }
@@ -272,11 +231,4 @@ fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'))
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(160)
 }

@@ -4,9 +4,11 @@
 mod ads;
 mod cli;
 mod hunt;
+mod pipeline;
 mod progress;
 mod rules;
 mod summary;
+mod watch;
 
 use clap::Parser;
 
@@ -27,6 +29,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Hunt(args) => hunt::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Ads(cmd) => ads::run(cmd),
     }
