@@ -246,22 +246,27 @@ fn watch_docker(host: &str) -> Watch {
     watch
 }
 
+/// `docker run --privileged --name NAME IMAGE` with `--rm ... true` (`short`)
+/// or `-d ... sleep 30`.
+fn docker_run_privileged(name: &str, short: bool) {
+    let image = base_image();
+    let (mode, command): (&str, &[&str]) = if short {
+        ("--rm", &["true"])
+    } else {
+        ("-d", &["sleep", "30"])
+    };
+    let args = [
+        &["run", mode, "--privileged", "--name", name, &image][..],
+        command,
+    ]
+    .concat();
+    must("docker", &args);
+}
+
 /// `docker run --rm --privileged NAME true` and the pack rule's alert for it.
 fn run_privileged(watch: &mut Watch, prefix: &str) -> (String, Instant, Value) {
     let name = unique(prefix);
-    let image = base_image();
-    must(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--privileged",
-            "--name",
-            &name,
-            &image,
-            "true",
-        ],
-    );
+    docker_run_privileged(&name, true);
     let (read_at, alert) = watch.wait_alert(Duration::from_secs(30), &name, |a| {
         a["rule"]["id"] == PRIVILEGED_RULE && container_name(a) == Some(name.as_str())
     });
@@ -301,20 +306,7 @@ fn docker_running_containers_are_judged_at_start() {
     let host = docker_host();
     let _lock = docker_lock();
     let name = unique("cb-watch-pre");
-    let image = base_image();
-    must(
-        "docker",
-        &[
-            "run",
-            "-d",
-            "--privileged",
-            "--name",
-            &name,
-            &image,
-            "sleep",
-            "60",
-        ],
-    );
+    docker_run_privileged(&name, false);
     let mut watch = Watch::start(&["--docker", &host, "--no-stats", "--format", "jsonl"], &[]);
     let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         watch.wait_alert(Duration::from_secs(20), "for the running container", |a| {
@@ -453,32 +445,8 @@ fn docker_connection_loss_loses_and_repeats_nothing() {
     // while watch is cut off, one privileged container comes and goes, another stays
     let short = unique("cb-watch-cut-short");
     let long = unique("cb-watch-cut-long");
-    let image = base_image();
-    must(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--privileged",
-            "--name",
-            &short,
-            &image,
-            "true",
-        ],
-    );
-    must(
-        "docker",
-        &[
-            "run",
-            "-d",
-            "--privileged",
-            "--name",
-            &long,
-            &image,
-            "sleep",
-            "30",
-        ],
-    );
+    docker_run_privileged(&short, true);
+    docker_run_privileged(&long, false);
     std::thread::sleep(Duration::from_secs(1));
     let proxy = Proxy::start(&sock, &upstream);
     let recovered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -595,24 +563,28 @@ fn podman_privileged_container_raises_the_pack_rule() {
     let name = unique("cb-watch-podman");
     let image = format!("localhost/{}", base_image());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // podman's API delivers events from its events file some time after
+        // the fact: a container must outlive that to be inspected (see docs/watch.md)
         must(
             "podman",
             &[
                 "run",
-                "--rm",
+                "-d",
                 "--privileged",
                 "--network",
                 "none",
                 "--name",
                 &name,
                 &image,
-                "true",
+                "sleep",
+                "30",
             ],
         );
         watch.wait_alert(Duration::from_secs(20), "podman privileged", |a| {
             a["rule"]["id"] == PRIVILEGED_RULE && container_name(a) == Some(name.as_str())
         })
     }));
+    let _ = sh("podman", &["rm", "-f", "-t", "0", &name]);
     if let Some(s) = service.as_mut() {
         let _ = s.kill();
         let _ = s.wait();
@@ -1052,5 +1024,48 @@ fn watch_needs_a_source_and_a_usable_socket() {
         run.stderr.contains("only local Unix sockets"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn permission_denied_names_the_fix() {
+    // a socket only root may use, tried as nobody (the test machines run tests as root)
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let log = dir.path().join("audit.log");
+    std::fs::write(&log, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("timeout")
+            .args([
+                "20",
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ])
+            .arg(env!("CARGO_BIN_EXE_contraband"))
+            .args(args)
+            .output()
+            .expect("setpriv (util-linux)");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = format!("unix://{}", sock.display());
+    let (code, err) = as_nobody(&["watch", "--docker", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("permission denied on") && err.contains("`docker`"),
+        "{err}"
+    );
+    let (code, err) = as_nobody(&["watch", "--auditd", log.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("permission denied reading") && err.contains("`adm`"),
+        "{err}"
     );
 }

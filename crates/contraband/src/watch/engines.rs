@@ -177,39 +177,42 @@ impl EngineSource {
         let mut attempts = 0u32;
         let mut last_report = Instant::now();
         loop {
-            let reconnecting = down_since.is_some();
-            match self.session(&mut resume, &mut known, &mut down_since) {
-                End::Closed => return,
-                End::Lost(why) => {
-                    attempts += 1;
-                    if down_since.is_none() {
-                        down_since = Some(Instant::now());
-                        log(
-                            src,
-                            &format!(
-                                "lost {} ({why}); reconnecting with back-off, will resume after {}",
-                                self.endpoint.url,
-                                Timestamp(resume.last_nano)
-                            ),
-                        );
-                        attempts = 1;
-                        last_report = Instant::now();
-                    } else if !reconnecting || last_report.elapsed() > Duration::from_secs(30) {
-                        log(
-                            src,
-                            &format!(
-                                "{} still unreachable after {attempts} attempts: {why}",
-                                self.endpoint.url
-                            ),
-                        );
-                        last_report = Instant::now();
-                    }
+            let mut connected = false;
+            let end = self.session(&mut resume, &mut known, &mut down_since, &mut connected);
+            let End::Lost(why) = end else { return };
+            if connected {
+                backoff.reset();
+            }
+            if down_since.is_none() {
+                down_since = Some(Instant::now());
+                attempts = 1;
+                last_report = Instant::now();
+                let resume_at = match resume.last_nano {
+                    0 => "now".to_string(),
+                    n => format!("after {}", Timestamp(n)),
+                };
+                let what = if connected { "lost" } else { "cannot reach" };
+                log(
+                    src,
+                    &format!(
+                        "{what} {} ({why}); reconnecting with back-off, will resume {resume_at}",
+                        self.endpoint.url
+                    ),
+                );
+            } else {
+                attempts += 1;
+                if last_report.elapsed() > Duration::from_secs(30) {
+                    log(
+                        src,
+                        &format!(
+                            "{} still unreachable after {attempts} attempts: {why}",
+                            self.endpoint.url
+                        ),
+                    );
+                    last_report = Instant::now();
                 }
             }
             std::thread::sleep(backoff.next());
-            if down_since.is_none() {
-                backoff.reset();
-            }
         }
     }
 
@@ -222,8 +225,9 @@ impl EngineSource {
         resume: &mut Resume,
         known: &mut Known,
         down_since: &mut Option<Instant>,
+        connected: &mut bool,
     ) -> End {
-        match self.session_inner(resume, known, down_since) {
+        match self.session_inner(resume, known, down_since, connected) {
             Ok(()) => End::Lost("the daemon closed the event stream".into()),
             Err(e) => e,
         }
@@ -234,6 +238,7 @@ impl EngineSource {
         resume: &mut Resume,
         known: &mut Known,
         down_since: &mut Option<Instant>,
+        connected: &mut bool,
     ) -> Result<(), End> {
         let src = self.runtime.name();
         let since = resume.since();
@@ -243,6 +248,7 @@ impl EngineSource {
         };
         // subscribe first, so nothing happening while we list is missed
         let mut stream = LineStream::open(&self.endpoint, &target)?;
+        *connected = true;
         let first = down_since.is_none() && since.is_none();
         let announced = self.announce_running(known)?;
         if let Some(t) = down_since.take() {
@@ -366,7 +372,9 @@ impl EngineSource {
         }
         match http::get_json(&self.endpoint, &self.runtime.inspect_path(id), TIMEOUT) {
             Ok(v) => Ok(Some(v)),
+            // gone already (podman answers 500 "no such container")
             Err(HttpError::Status(404, _)) => Ok(None),
+            Err(HttpError::Status(_, m)) if m.contains("no such container") => Ok(None),
             Err(HttpError::Status(code, m)) => {
                 log(
                     self.runtime.name(),
