@@ -1069,3 +1069,68 @@ fn permission_denied_names_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn k8s_audit_webhook_pushes_back_when_the_pipeline_stalls() {
+    // the alert output is a FIFO nobody reads yet: the pipeline blocks opening
+    // it, so accepted batches pile up until the bounded queues are full
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("alerts.fifo");
+    must("mkfifo", &[fifo.to_str().unwrap()]);
+    let mut watch = Watch::start(
+        &[
+            "--k8s-audit-webhook",
+            "127.0.0.1:0",
+            "--k8s-audit-queue",
+            "2",
+            "--format",
+            "jsonl",
+            "--output",
+            fifo.to_str().unwrap(),
+        ],
+        &[("CONTRABAND_TOKEN", TOKEN)],
+    );
+    let line = watch.wait_log("webhook listening on http://", Duration::from_secs(20));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let trace = corpora().join("falco/test/trace_files/k8s_audit/create_nginx_pod_privileged.json");
+    let body = event_list(&[trace]);
+    let mut codes = BTreeMap::new();
+    let started = Instant::now();
+    // bounded: the channel to the pipeline holds 4096 batches, the queue 2
+    for _ in 0..5000 {
+        let (code, _) = post(&addr, "/", Some(TOKEN), &body);
+        *codes.entry(code).or_insert(0) += 1;
+        if code == 429 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    assert_eq!(codes.get(&429), Some(&1), "{codes:?}");
+    assert!(codes[&200] >= 4096, "{codes:?}");
+    // once the output is read, the backlog drains and requests are accepted again
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::fs::File::open(&fifo)
+            .unwrap()
+            .read_to_string(&mut text);
+        text.lines().count()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, _) = post(&addr, "/", Some(TOKEN), &body);
+        if code == 200 {
+            break;
+        }
+        assert_eq!(code, 429);
+        assert!(Instant::now() < deadline, "the backlog never drained");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    watch.stop();
+    assert!(reader.join().unwrap() >= 1);
+}
