@@ -12,11 +12,11 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use contraband_engine::{Alert, Deduper, Level, Scratch};
+use contraband_engine::{Alert, ContainerIndex, Deduper, Level, ProcessAttributor, Scratch};
 use contraband_event::Event;
 use contraband_event::{parse_time, Timestamp};
-use contraband_sinks::{Format, TableOptions};
-use contraband_sources::{DecodeError, Options};
+use contraband_sinks::TableOptions;
+use contraband_sources::{DecodeError, Format, Options};
 
 use crate::cli::HuntArgs;
 use crate::progress::Progress;
@@ -27,6 +27,8 @@ use contraband_engine::load::load_engine;
 const DEDUP_WINDOW_NS: i64 = 3_600 * 1_000_000_000;
 /// Dedup keys remembered at most (bounded memory on endless input).
 const DEDUP_CAPACITY: usize = 100_000;
+/// Process ids tracked per input for container attribution.
+const PIDS_PER_INPUT: usize = 65_536;
 
 enum Message {
     Alert(Box<Alert>),
@@ -58,12 +60,15 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     let files = collect_inputs(&args.paths)?;
     let (engine, load) = load_engine(&args.rules.sources())?;
     let engine = Arc::new(engine);
+    let containers = Arc::new(index_containers(&files, &options));
 
     let stdout_is_tty = std::io::stdout().is_terminal() && args.output.is_none();
     let format = match args.format.as_deref() {
-        Some(f) => f.parse::<Format>().map_err(anyhow::Error::msg)?,
-        None if stdout_is_tty => Format::Table,
-        None => Format::Jsonl,
+        Some(f) => f
+            .parse::<contraband_sinks::Format>()
+            .map_err(anyhow::Error::msg)?,
+        None if stdout_is_tty => contraband_sinks::Format::Table,
+        None => contraband_sinks::Format::Jsonl,
     };
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(
@@ -98,6 +103,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         let tx = tx.clone();
         let options = options.clone();
         let events_total = Arc::clone(&events_total);
+        let containers = Arc::clone(&containers);
         workers.push(std::thread::spawn(move || {
             let mut scratch = Scratch::default();
             let mut hits = Vec::new();
@@ -105,15 +111,18 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some(path) = next else { break };
                 let mut events = 0u64;
+                let mut attributor =
+                    ProcessAttributor::new(Arc::clone(&containers), PIDS_PER_INPUT);
                 for item in contraband_sources::open(&path, &options) {
                     match item {
-                        Ok(event) => {
+                        Ok(mut event) => {
                             events += 1;
                             if from.is_some_and(|f| event.time < f)
                                 || to.is_some_and(|t| event.time > t)
                             {
                                 continue;
                             }
+                            attributor.enrich(&mut event);
                             engine.detect(&event, &mut scratch, &mut hits);
                             for hit in hits.drain(..) {
                                 if engine.feeds_correlation(hit.rule) {
@@ -212,6 +221,24 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         bail!("stopping at the first decode error (--strict): {e}");
     }
     Ok(if failed_on { 1 } else { 0 })
+}
+
+/// The enrich stage's knowledge: every container described by an inspect
+/// result among the inputs, read before the hunt so that process events in
+/// any file can be tied to the container they ran in.
+fn index_containers(files: &[PathBuf], options: &Options) -> ContainerIndex {
+    let mut index = ContainerIndex::new();
+    for path in files.iter().filter(|p| p.as_os_str() != "-") {
+        let events = contraband_sources::open(path, options);
+        if events.format() != Some(Format::DockerInspect) {
+            continue;
+        }
+        // Decode errors are reported by the main pass; here they are skipped.
+        for event in events.flatten() {
+            index.learn(&event);
+        }
+    }
+    index
 }
 
 fn parse_bound(flag: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
