@@ -8,6 +8,34 @@ use common::{contraband, contraband_with_stdin, corpora, fired};
 
 const DOCKER_PRIVILEGED: &str = r#"{"status":"create","id":"c0ffee","from":"busybox","Type":"container","Action":"create","Actor":{"ID":"c0ffee","Attributes":{"image":"busybox","name":"cb-x"}},"scope":"local","time":1700000000,"timeNano":1700000000000000000}"#;
 
+/// A temp dir holding one rule and one Docker create event, and the
+/// `hunt` arguments that judge the one with the other.
+struct OneEvent {
+    _dir: tempfile::TempDir,
+    input: String,
+    rules: String,
+}
+
+impl OneEvent {
+    fn new() -> OneEvent {
+        let dir = tempfile::tempdir().unwrap();
+        write_rule(dir.path());
+        let input = dir.path().join("events.jsonl");
+        std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
+        OneEvent {
+            input: input.to_str().unwrap().to_string(),
+            rules: dir.path().join("create.yml").to_str().unwrap().to_string(),
+            _dir: dir,
+        }
+    }
+
+    /// `hunt INPUT --rules RULE --no-builtin EXTRA...`
+    fn hunt(&self, extra: &[&str]) -> common::Run {
+        let base = ["hunt", &self.input, "--rules", &self.rules, "--no-builtin"];
+        contraband(&[&base[..], extra].concat())
+    }
+}
+
 fn write_rule(dir: &std::path::Path) {
     std::fs::write(
         dir.join("create.yml"),
@@ -150,58 +178,20 @@ fn malformed_lines_are_reported_and_skipped() {
 
 #[test]
 fn fail_on_level_sets_exit_status() {
-    let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
-    let base = [
-        "hunt",
-        input.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--no-builtin",
-    ];
-    assert_eq!(
-        contraband(&[&base[..], &["--fail-on", "high"]].concat()).status,
-        1
-    );
-    assert_eq!(
-        contraband(&[&base[..], &["--fail-on", "critical"]].concat()).status,
-        0
-    );
-    let filtered = contraband(&[&base[..], &["--min-level", "critical"]].concat());
+    let one = OneEvent::new();
+    assert_eq!(one.hunt(&["--fail-on", "high"]).status, 1);
+    assert_eq!(one.hunt(&["--fail-on", "critical"]).status, 0);
+    let filtered = one.hunt(&["--min-level", "critical"]);
     assert_eq!(filtered.status, 0);
     assert!(filtered.alerts().is_empty());
-    assert_eq!(
-        contraband(&[&base[..], &["--min-level", "severe"]].concat()).status,
-        2
-    );
+    assert_eq!(one.hunt(&["--min-level", "severe"]).status, 2);
 }
 
 #[test]
 fn time_window_filters_by_event_time() {
-    let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
-    let base = [
-        "hunt",
-        input.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--no-builtin",
-    ];
-    let after = contraband(&[&base[..], &["--from", "2023-11-15"]].concat());
-    assert!(after.alerts().is_empty());
-    let within = contraband(
-        &[
-            &base[..],
-            &["--from", "2023-11-14", "--to", "2023-11-15T00:00:00Z"],
-        ]
-        .concat(),
-    );
+    let one = OneEvent::new();
+    assert!(one.hunt(&["--from", "2023-11-15"]).alerts().is_empty());
+    let within = one.hunt(&["--from", "2023-11-14", "--to", "2023-11-15T00:00:00Z"]);
     assert_eq!(within.alerts().len(), 1);
     assert_eq!(within.alerts()[0]["time"], "2023-11-14T22:13:20Z");
 }
@@ -245,24 +235,11 @@ fn stdin_and_gzip_inputs() {
 
 #[test]
 fn every_output_format_is_accepted() {
+    let one = OneEvent::new();
     let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
     for format in ["table", "jsonl", "json", "csv", "ocsf", "falco"] {
         let out = dir.path().join(format!("out.{format}"));
-        let run = contraband(&[
-            "hunt",
-            input.to_str().unwrap(),
-            "--rules",
-            rules.to_str().unwrap(),
-            "--no-builtin",
-            "--format",
-            format,
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let run = one.hunt(&["--format", format, "--output", out.to_str().unwrap()]);
         assert_eq!(run.status, 0, "{format}: {}", run.stderr);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("Container created"), "{format}: {text}");
