@@ -26,7 +26,9 @@ lines = [
     "",
     f"Times are UTC on {day}, start–end of the step (nanosecond values in manifest.json). "
     "`expect`: `match` = a rule for the technique should fire on this step's events; "
-    "`nomatch` = a near miss or benign step that no rule should fire on.",
+    "`nomatch` = a near miss or benign step that no rule should fire on; "
+    "`benign` = ordinary activity of the listed technique (a trivial local image build): only an "
+    "informational rule for exactly that technique may fire, nothing of higher level.",
     "",
     "| # | engine | name | behaviour | ATT&CK | expect | start – end | container id (12) | host pid | exit |",
     "|---|---|---|---|---|---|---|---|---|---|",
