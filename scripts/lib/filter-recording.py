@@ -29,15 +29,15 @@ RUNTIME_EXES = {
     "/usr/local/lib/contraband/bin/runc",
 }
 UNSET = "4294967295"
-# container-runtime plumbing: kept in the full recording, left out of samples/auditd.log to keep
-# the bundled sample small (the shim and runc run several times per container with long argv)
+# container-runtime plumbing: left out of the filtered copy; the shipped sample (samples/auditd.log.gz)
+# is the full recording, plumbing included, because hunt follows it to attribute processes
+
 PLUMBING = {
     "/usr/sbin/runc", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/conmon", "/usr/sbin/dockerd",
     "/usr/bin/containerd", "/usr/local/lib/contraband/bin/runc",
 }
 MSG = re.compile(r"msg=audit\((\d+)\.(\d+):(\d+)\)")
 FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
-
 
 def audit_filter(stage, ses, roots, t0, t1):
     with open(os.path.join(stage, "audit.raw"), "rb") as f:
@@ -101,10 +101,8 @@ def audit_filter(stage, ses, roots, t0, t1):
     print(f"  dropped (other processes on this machine), by exe: {dropped.most_common(12)}")
     print(f"  kept outside our session (container side), by exe: {kept_unset.most_common(12)}")
 
-
 def in_windows(ns, windows):
     return any(a <= ns <= b for a, b in windows)
-
 
 def docker_filter(stage, manifest, t0, t1):
     build = [(m["start_ns"], m["end_ns"]) for m in manifest if m["name"] in ("build-demo", "cleanup")]
@@ -150,7 +148,6 @@ def docker_filter(stage, manifest, t0, t1):
         f.write("\n".join(kept2) + "\n")
     print(f"docker events: kept {len(kept2)} of {len(rows)}; dropped {dict(dropped)}")
 
-
 def rfc3339_ns(t):
     """2026-11-23T16:27:24.67734403Z -> ns since the epoch (UTC only, as podman writes it)."""
     import calendar
@@ -158,7 +155,6 @@ def rfc3339_ns(t):
     base, _, frac = t.rstrip("Z").partition(".")
     secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
     return secs * 1_000_000_000 + int((frac + "000000000")[:9])
-
 
 def podman_filter(stage, pt0, pt1):
     kept, dropped = [], collections.Counter()
@@ -189,7 +185,6 @@ def podman_filter(stage, pt0, pt1):
         f.write("\n".join(kept) + "\n")
     print(f"podman events: kept {len(kept)} of {n}; dropped {dict(dropped)}")
 
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--stage", required=True)
@@ -207,7 +202,6 @@ def main():
     docker_filter(a.stage, manifest, a.t0, a.t1)
     podman_filter(a.stage, a.pt0, a.pt1)
     audit_filter(a.stage, a.ses, roots, a.t0, a.t1)
-
 
 if __name__ == "__main__":
     sys.exit(main())

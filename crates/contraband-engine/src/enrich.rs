@@ -10,6 +10,10 @@
 //!   a cracker started by the container's entrypoint is attributed to it.
 //!   Processes started by `docker exec` are children of the same runtime
 //!   shim as the init process, so the shim's children are attributed too.
+//! - by runtime plumbing: when the telemetry includes the runtime's own
+//!   processes (runc, containerd shims, conmon), their command lines name
+//!   the container id; `runc init` inherits it and the workload it execs is
+//!   attributed. The plumbing itself is never attributed: it runs on the host.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -118,12 +122,27 @@ impl ProcessAttributor {
     /// Enrich `event` in place: fill a known container's context by id, or
     /// attribute a process to its container by ancestry.
     pub fn enrich(&mut self, event: &mut Event) {
-        if self.index.is_empty() {
-            return;
-        }
         let known_id = event.container.as_ref().and_then(|c| c.id.clone());
         let pid = number(event, "ProcessId");
         let ppid = number(event, "ParentProcessId");
+        if known_id.is_none() {
+            if let Some(call) = event
+                .get_str("CommandLine")
+                .and_then(|c| runtime_invocation(&c))
+            {
+                // Plumbing: remember whose it is, never attribute it.
+                if let (true, Some(id), Some(ppid)) = (call.spawns, &call.container, ppid) {
+                    // runc create/exec run under the container's supervisor
+                    // (shim or conmon), which reaps the workload it starts.
+                    self.shims.insert(ppid, id.clone());
+                }
+                let id = call.container.or_else(|| self.attribute(pid, ppid));
+                if let (Some(pid), Some(id)) = (pid, id) {
+                    self.remember(pid, &id);
+                }
+                return;
+            }
+        }
         let id = match known_id {
             Some(id) => Some(id),
             None => self.attribute(pid, ppid),
@@ -132,11 +151,12 @@ impl ProcessAttributor {
         if let Some(pid) = pid {
             self.remember(pid, &id);
         }
-        if let Some(ctx) = self.index.get(&id).cloned() {
-            let container = event.container_mut();
-            if container.id.is_none() {
-                container.id = Some(id);
-            }
+        let known = self.index.get(&id).cloned();
+        let container = event.container_mut();
+        if container.id.is_none() {
+            container.id = Some(id);
+        }
+        if let Some(ctx) = known {
             container.fill_from(&ctx);
         }
     }
@@ -177,6 +197,57 @@ impl ProcessAttributor {
             self.shims.clear();
         }
     }
+}
+
+/// Programs of the container runtime itself.
+const RUNTIME_PROGRAMS: [&str; 4] = ["runc", "crun", "conmon", "containerd-shim"];
+const SHELLS: [&str; 4] = ["sh", "bash", "dash", "env"];
+
+/// A run of a container runtime program.
+#[derive(Debug, PartialEq)]
+struct RuntimeCall {
+    /// The container it names, if any.
+    container: Option<String>,
+    /// `runc create|run|exec`: starts a process of the container.
+    spawns: bool,
+}
+
+/// If `command_line` runs a container runtime program (directly, or as a
+/// script through a shell), what it is: the container id it names, if any
+/// (`-id ID` for containerd shims, `-c ID`/`--cid ID` for conmon, the last
+/// argument of `runc create|run|exec|start`) and whether it spawns.
+fn runtime_invocation(command_line: &str) -> Option<RuntimeCall> {
+    let args: Vec<&str> = command_line.split_whitespace().collect();
+    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_string();
+    let is_runtime = |a: &str| {
+        let b = base(a);
+        RUNTIME_PROGRAMS
+            .iter()
+            .any(|r| b == *r || (*r == "containerd-shim" && b.starts_with(r)))
+    };
+    // The program itself, or a script run by a shell (a runc wrapper script).
+    let program = match args.as_slice() {
+        [first, ..] if is_runtime(first) => 0,
+        [shell, second, ..] if SHELLS.contains(&base(shell).as_str()) && is_runtime(second) => 1,
+        _ => return None,
+    };
+    let rest = &args[program + 1..];
+    let flagged = rest
+        .windows(2)
+        .find(|w| matches!(w[0], "-id" | "--id" | "-c" | "--cid"))
+        .map(|w| w[1]);
+    let spawns = rest.iter().any(|a| matches!(*a, "create" | "run" | "exec"));
+    let names_last = spawns || rest.contains(&"start");
+    let last = rest.last().copied().filter(|_| names_last);
+    let container = flagged
+        .or(last)
+        .filter(|id| is_container_id(id))
+        .map(str::to_string);
+    Some(RuntimeCall { container, spawns })
+}
+
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn number(event: &Event, field: &str) -> Option<u64> {
@@ -263,6 +334,81 @@ mod tests {
             short.get_str("container.name").as_deref(),
             Some("cb-hashcat")
         );
+    }
+
+    #[test]
+    fn runtime_plumbing_names_the_container_but_is_not_in_it() {
+        let id = "310e221133c2de8e59f5dfc53ef4e81b3af0e2e0e7c7976502402282ee884a70";
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 1000);
+        let mut runc = event(json!({"ProcessId": 10, "ParentProcessId": 5,
+            "CommandLine": format!("/usr/sbin/runc --root /r --log /x/{id}/log.json create --bundle /b {id}")}));
+        a.enrich(&mut runc);
+        assert!(runc.container.is_none(), "runc runs on the host");
+        let mut init = event(
+            json!({"ProcessId": 11, "ParentProcessId": 10, "CommandLine": "/usr/sbin/runc init"}),
+        );
+        a.enrich(&mut init);
+        assert!(init.container.is_none());
+        // runc init execs the workload: same pid, now the container's process.
+        let mut workload = event(
+            json!({"ProcessId": 11, "ParentProcessId": 10, "CommandLine": "/bin/sh /usr/bin/hashcat -m 0"}),
+        );
+        a.enrich(&mut workload);
+        assert_eq!(workload.get_str("container.id").as_deref(), Some(id));
+        // conmon names it with -c; a wrapper script named runc counts too.
+        let named = |spawns| {
+            Some(RuntimeCall {
+                container: Some(id.to_string()),
+                spawns,
+            })
+        };
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/conmon --api-version 1 -c {id} -u {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation(&format!("/bin/bash /usr/local/bin/runc exec --detach {id}")),
+            named(true)
+        );
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/runc start {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation("/usr/bin/conmon --version"),
+            Some(RuntimeCall {
+                container: None,
+                spawns: false
+            })
+        );
+        assert_eq!(runtime_invocation("/usr/bin/hashcat -m 0"), None);
+        assert_eq!(runtime_invocation("grep runc /var/log/x"), None);
+    }
+
+    #[test]
+    fn workload_reaped_by_the_supervisor_is_attributed() {
+        // podman: conmon forks (no exec), the fork runs runc create and
+        // becomes the parent of the workload once runc exits.
+        let id = "cafe1f5a1d024ebdf599e740be84800afa7f83aa1113bfa5c889a3a2c8b7539c";
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 1000);
+        let mut runc = event(json!({"ProcessId": 29607, "ParentProcessId": 29606,
+            "CommandLine": format!("/usr/bin/runc --log-format=json create --bundle /b --pid-file /p {id}")}));
+        a.enrich(&mut runc);
+        let mut workload = event(
+            json!({"ProcessId": 29616, "ParentProcessId": 29606, "CommandLine": "/bin/sh /usr/bin/hashcat"}),
+        );
+        a.enrich(&mut workload);
+        assert_eq!(workload.get_str("container.id").as_deref(), Some(id));
+        // `runc start` run by the podman CLI does not make the CLI a supervisor.
+        let mut start = event(
+            json!({"ProcessId": 29621, "ParentProcessId": 29596, "CommandLine": format!("/usr/bin/runc start {id}")}),
+        );
+        a.enrich(&mut start);
+        let mut sibling = event(
+            json!({"ProcessId": 29700, "ParentProcessId": 29596, "CommandLine": "/usr/bin/netavark setup"}),
+        );
+        a.enrich(&mut sibling);
+        assert!(sibling.container.is_none());
     }
 
     #[test]
