@@ -200,7 +200,7 @@ impl ProcessAttributor {
 }
 
 /// Programs of the container runtime itself.
-const RUNTIME_PROGRAMS: [&str; 4] = ["runc", "crun", "conmon", "containerd-shim"];
+const RUNTIME_PROGRAMS: [&str; 5] = ["runc", "crun", "conmon", "containerd-shim", "podman"];
 const SHELLS: [&str; 4] = ["sh", "bash", "dash", "env"];
 
 /// A run of a container runtime program.
@@ -232,6 +232,16 @@ fn runtime_invocation(command_line: &str) -> Option<RuntimeCall> {
         _ => return None,
     };
     let rest = &args[program + 1..];
+    if base(args[program]) == "podman" {
+        // conmon runs `podman ... container cleanup ID` when a container exits.
+        return rest.contains(&"cleanup").then(|| RuntimeCall {
+            container: rest
+                .last()
+                .filter(|id| is_container_id(id))
+                .map(|id| id.to_string()),
+            spawns: false,
+        });
+    }
     let flagged = rest
         .windows(2)
         .find(|w| matches!(w[0], "-id" | "--id" | "-c" | "--cid"))
@@ -382,6 +392,15 @@ mod tests {
             })
         );
         assert_eq!(runtime_invocation("/usr/bin/hashcat -m 0"), None);
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/podman --root /s container cleanup {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation("podman ps"),
+            None,
+            "podman itself is tooling, not plumbing"
+        );
         assert_eq!(runtime_invocation("grep runc /var/log/x"), None);
     }
 
