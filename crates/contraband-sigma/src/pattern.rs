@@ -416,7 +416,7 @@ mod tests {
         );
         assert_eq!(
             parse_wildcards(r"C:\Windows\*"),
-            vec![Piece::Lit("C:\\Windows\\".into()), Piece::Star]
+            vec![Piece::Lit("C:\\Windows*".into())]
         );
         assert_eq!(
             parse_wildcards(r"C:\Windows\x"),
