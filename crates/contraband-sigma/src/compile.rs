@@ -757,7 +757,7 @@ fn wrap_str(s: &str) -> String {
         out.push('*');
     }
     out.push_str(s);
-    if !(s.ends_with('*') && !s.ends_with("\\*")) {
+    if !s.ends_with('*') || s.ends_with("\\*") {
         out.push('*');
     }
     out
@@ -1016,7 +1016,7 @@ fn ac_hit(ac: &Option<AhoCorasick>, v: &Value) -> bool {
 fn field_level(t: &VTest, seen_value: bool, seen_null: bool) -> Option<bool> {
     match t {
         VTest::Null => Some(!seen_value || seen_null),
-        VTest::Exists(want) => Some((seen_value && !(seen_null && !seen_value)) == *want),
+        VTest::Exists(want) => Some(seen_value == *want),
         _ => None,
     }
 }

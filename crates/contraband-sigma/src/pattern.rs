@@ -156,7 +156,7 @@ impl Lit {
 /// automaton otherwise.
 #[derive(Clone, Debug)]
 pub enum Finder {
-    Cased(memmem::Finder<'static>),
+    Cased(Box<memmem::Finder<'static>>),
     Folded(AhoCorasick),
 }
 
@@ -170,9 +170,9 @@ impl Finder {
                 .map_err(|e| RuleError::Limit(format!("substring automaton: {e}")))?;
             Ok(Finder::Folded(ac))
         } else {
-            Ok(Finder::Cased(
+            Ok(Finder::Cased(Box::new(
                 memmem::Finder::new(needle.as_bytes()).into_owned(),
-            ))
+            )))
         }
     }
     /// End offset of the first occurrence in `hay`.

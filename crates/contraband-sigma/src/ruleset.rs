@@ -319,12 +319,10 @@ impl Loader {
 
     fn fail(&mut self, path: &Arc<str>, document: usize, doc: Option<&Yaml>, error: RuleError) {
         let (id, title) = doc.map(ident_of).unwrap_or_default();
-        if let Some(doc) = doc {
-            if let Yaml::Mapping(m) = doc {
-                for key in ["id", "name"] {
-                    if let Some(Yaml::String(s)) = m.get(key) {
-                        self.failed_refs.insert(s.clone(), error.to_string());
-                    }
+        if let Some(Yaml::Mapping(m)) = doc {
+            for key in ["id", "name"] {
+                if let Some(Yaml::String(s)) = m.get(key) {
+                    self.failed_refs.insert(s.clone(), error.to_string());
                 }
             }
         }

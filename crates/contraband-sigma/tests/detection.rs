@@ -482,24 +482,24 @@ fn fieldref() {
 #[test]
 fn time_parts() {
     // 2023-11-14T22:13:20Z is a Tuesday in ISO week 46.
-    let t = json!({"t": "2023-11-14T22:13:20Z"});
+    let t = || json!({"t": "2023-11-14T22:13:20Z"});
     check(
         "sel: {t|hour: 22}\ncondition: sel",
-        &[t.clone()],
+        &[t()],
         &[json!({"t": "2023-11-14T21:00:00Z"})],
     );
-    check("sel: {t|minute: 13}\ncondition: sel", &[t.clone()], &[]);
-    check("sel: {t|day: 14}\ncondition: sel", &[t.clone()], &[]);
-    check("sel: {t|week: 46}\ncondition: sel", &[t.clone()], &[]);
-    check("sel: {t|month: 11}\ncondition: sel", &[t.clone()], &[]);
+    check("sel: {t|minute: 13}\ncondition: sel", &[t()], &[]);
+    check("sel: {t|day: 14}\ncondition: sel", &[t()], &[]);
+    check("sel: {t|week: 46}\ncondition: sel", &[t()], &[]);
+    check("sel: {t|month: 11}\ncondition: sel", &[t()], &[]);
     check(
         "sel: {t|year: 2023}\ncondition: sel",
-        &[t.clone()],
+        &[t()],
         &[json!({"t": "garbage"})],
     );
     check(
         "sel: {t|hour|gte: 20}\ncondition: sel",
-        &[t.clone()],
+        &[t()],
         &[json!({"t": "2023-11-14T08:00:00Z"})],
     );
 }
