@@ -585,7 +585,7 @@ fn compile_item(key: &str, value: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleErro
     let mods = parse_mods(key, &mod_names)?;
     // Gather literal contains needles for merging before compiling.
     let merge = !mods.all
-        && mods.kind == Some(Kind::Contains)
+        && matches!(mods.kind, Some(Kind::Contains) | None)
         && mods.enc.is_empty()
         && !mods.fieldref
         && mods.time.is_none();
@@ -645,9 +645,13 @@ fn split_contains(
         for t in texts {
             let variants = if mods.windash { windash(&t) } else { vec![t] };
             for t in variants {
-                let pieces = wrap(parse_wildcards(&t), true, true);
+                let pieces = if mods.kind == Some(Kind::Contains) {
+                    wrap(parse_wildcards(&t), true, true)
+                } else {
+                    parse_wildcards(&t)
+                };
                 match StrMatcher::contains_literal(&pieces) {
-                    Some(lit) if lit.is_ascii() || mods.cased => needles.push(lit.to_string()),
+                    Some(lit) if mods.cased || crate::pattern::folds_as_ascii(lit) => needles.push(lit.to_string()),
                     _ => all_plain = false,
                 }
             }
@@ -708,8 +712,8 @@ fn compile_search(name: &str, v: &Yaml, ctx: &mut Ctx, depth: usize) -> Result<N
                 .iter()
                 .all(|x| !matches!(x, Yaml::Mapping(_) | Yaml::Sequence(_)));
             if scalars {
-                // A keyword list.
-                return compile_item("", v, ctx);
+                // A keyword list: substring searches.
+                return compile_item("", &keywordize(v), ctx);
             }
             let mut alts = Vec::with_capacity(seq.len());
             for x in seq {
@@ -717,13 +721,47 @@ fn compile_search(name: &str, v: &Yaml, ctx: &mut Ctx, depth: usize) -> Result<N
             }
             Ok(or(alts))
         }
-        Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_) => compile_item("", v, ctx),
+        Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_) => compile_item("", &keywordize(v), ctx),
         Yaml::Null => Err(RuleError::invalid(name, "search is empty (null)")),
         Yaml::Tagged(_) => Err(RuleError::invalid(name, "tagged YAML value")),
     }
 }
 
+/// Rough evaluation cost, used to try cheap branches first.
+fn cost(n: &Node) -> u32 {
+    fn tests(ts: &[VTest], ac: &Option<AhoCorasick>) -> u32 {
+        let t: u32 = ts
+            .iter()
+            .map(|t| match t {
+                VTest::Str(StrMatcher::Any | StrMatcher::Exact(_)) => 1,
+                VTest::Str(StrMatcher::Prefix(_) | StrMatcher::Suffix(_)) => 2,
+                VTest::Str(StrMatcher::Contains(_)) => 4,
+                VTest::Str(StrMatcher::Glob { .. }) => 6,
+                VTest::Str(StrMatcher::Regex(_)) => 25,
+                VTest::Num { .. } | VTest::Null | VTest::Exists(_) => 1,
+                VTest::Cidr(_) => 5,
+                VTest::FieldRef { .. } => 10,
+                VTest::Time { .. } => 40,
+            })
+            .sum();
+        t + if ac.is_some() { 6 } else { 0 }
+    }
+    match n {
+        Node::And(xs) | Node::Or(xs) => xs.iter().map(cost).fold(0u32, u32::saturating_add),
+        Node::Not(x) => cost(x),
+        Node::Const(_) => 0,
+        Node::Field(f) => 8u32.saturating_add(tests(&f.tests, &f.any_contains)),
+        Node::Keyword(k) => 200u32.saturating_add(tests(&k.tests, &k.any_contains).saturating_mul(8)),
+    }
+}
+
+/// Order siblings cheapest first; AND/OR are commutative for pure tests.
+fn by_cost(items: &mut [Node]) {
+    items.sort_by_cached_key(cost);
+}
+
 fn and(mut items: Vec<Node>) -> Node {
+    by_cost(&mut items);
     if items.len() == 1 {
         items.pop().unwrap()
     } else {
@@ -732,6 +770,7 @@ fn and(mut items: Vec<Node>) -> Node {
 }
 
 fn or(mut items: Vec<Node>) -> Node {
+    by_cost(&mut items);
     if items.len() == 1 {
         items.pop().unwrap()
     } else {
