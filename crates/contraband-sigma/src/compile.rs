@@ -84,13 +84,21 @@ pub enum VTest {
     Exists(bool),
 }
 
+/// OR-ed plain substring needles merged into one automaton.
+#[derive(Clone, Debug)]
+pub struct AnyOf {
+    pub ac: AhoCorasick,
+    /// The needles, lower-cased (for prefilters).
+    pub needles: Box<[Box<str>]>,
+}
+
 /// A field with its tests: OR over tests by default, AND with `|all`.
 #[derive(Clone, Debug)]
 pub struct FieldTest {
     pub field: Box<str>,
     pub tests: Box<[VTest]>,
     /// OR-ed plain `contains` literals merged into one automaton.
-    pub any_contains: Option<AhoCorasick>,
+    pub any_contains: Option<AnyOf>,
     pub all: bool,
     /// `neq`: the item holds when the value tests do not.
     pub negate: bool,
@@ -100,7 +108,7 @@ pub struct FieldTest {
 #[derive(Clone, Debug)]
 pub struct KeywordTest {
     pub tests: Box<[VTest]>,
-    pub any_contains: Option<AhoCorasick>,
+    pub any_contains: Option<AnyOf>,
     pub all: bool,
 }
 
@@ -589,6 +597,49 @@ fn compile_item(key: &str, value: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleErro
         && mods.enc.is_empty()
         && !mods.fieldref
         && mods.time.is_none();
+    // `|all` with a modifier that turns one value into alternatives
+    // (windash, base64offset, expand): AND over values, OR within each.
+    if mods.all {
+        if let Yaml::Sequence(items) = value {
+            let per_value = items
+                .iter()
+                .map(|v| compile_tests(key, &mods, v, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            if per_value.iter().any(|t| t.len() > 1) {
+                if field.is_empty() {
+                    ctx.uses_keywords = true;
+                } else {
+                    ctx.fields.push(field.to_string());
+                }
+                let nodes: Vec<Node> = per_value
+                    .into_iter()
+                    .map(|tests| {
+                        if field.is_empty() {
+                            Node::Keyword(Box::new(KeywordTest {
+                                tests: tests.into(),
+                                any_contains: None,
+                                all: false,
+                            }))
+                        } else {
+                            Node::Field(Box::new(FieldTest {
+                                field: field.into(),
+                                tests: tests.into(),
+                                any_contains: None,
+                                all: false,
+                                negate: false,
+                            }))
+                        }
+                    })
+                    .collect();
+                let node = and(nodes);
+                return Ok(if mods.neq {
+                    Node::Not(Box::new(node))
+                } else {
+                    node
+                });
+            }
+        }
+    }
     let tests = compile_tests(key, &mods, value, ctx)?;
     let (tests, any_contains) = if merge {
         split_contains(key, &mods, value, tests, ctx)?
@@ -627,7 +678,7 @@ fn split_contains(
     value: &Yaml,
     tests: Vec<VTest>,
     ctx: &Ctx,
-) -> Result<(Vec<VTest>, Option<AhoCorasick>), RuleError> {
+) -> Result<(Vec<VTest>, Option<AnyOf>), RuleError> {
     // Re-derive the literal needles from the source values: the compiled
     // matchers keep only their automata.
     let mut needles = Vec::new();
@@ -651,7 +702,9 @@ fn split_contains(
                     parse_wildcards(&t)
                 };
                 match StrMatcher::contains_literal(&pieces) {
-                    Some(lit) if mods.cased || crate::pattern::folds_as_ascii(lit) => needles.push(lit.to_string()),
+                    Some(lit) if mods.cased || crate::pattern::folds_as_ascii(lit) => {
+                        needles.push(lit.to_string())
+                    }
                     _ => all_plain = false,
                 }
             }
@@ -669,7 +722,11 @@ fn split_contains(
         .into_iter()
         .filter(|t| !matches!(t, VTest::Str(StrMatcher::Contains(_))))
         .collect();
-    Ok((rest, Some(ac)))
+    let needles = needles
+        .iter()
+        .map(|n| n.to_ascii_lowercase().into())
+        .collect();
+    Ok((rest, Some(AnyOf { ac, needles })))
 }
 
 /// Compile one search identifier's body.
@@ -729,7 +786,7 @@ fn compile_search(name: &str, v: &Yaml, ctx: &mut Ctx, depth: usize) -> Result<N
 
 /// Rough evaluation cost, used to try cheap branches first.
 fn cost(n: &Node) -> u32 {
-    fn tests(ts: &[VTest], ac: &Option<AhoCorasick>) -> u32 {
+    fn tests(ts: &[VTest], ac: &Option<AnyOf>) -> u32 {
         let t: u32 = ts
             .iter()
             .map(|t| match t {
@@ -751,7 +808,9 @@ fn cost(n: &Node) -> u32 {
         Node::Not(x) => cost(x),
         Node::Const(_) => 0,
         Node::Field(f) => 8u32.saturating_add(tests(&f.tests, &f.any_contains)),
-        Node::Keyword(k) => 200u32.saturating_add(tests(&k.tests, &k.any_contains).saturating_mul(8)),
+        Node::Keyword(k) => {
+            200u32.saturating_add(tests(&k.tests, &k.any_contains).saturating_mul(8))
+        }
     }
 }
 
@@ -921,6 +980,94 @@ fn build(c: &Cond, searches: &[(String, Node)]) -> Result<Node, ConditionError> 
 }
 
 // ---------------------------------------------------------------------------
+// Prefilter literals
+
+const MAX_PREFILTER_LITERALS: usize = 4096;
+
+fn str_literal(m: &StrMatcher) -> Option<String> {
+    let lit = match m {
+        StrMatcher::Exact(l) | StrMatcher::Prefix(l) | StrMatcher::Suffix(l) => {
+            l.text.to_ascii_lowercase()
+        }
+        StrMatcher::Contains(f) => f.needle_lowercase(),
+        StrMatcher::Glob {
+            first,
+            middle,
+            last,
+            ..
+        } => {
+            let mut best = String::new();
+            for cand in first
+                .iter()
+                .map(|l| l.text.to_ascii_lowercase())
+                .chain(middle.iter().map(|f| f.needle_lowercase()))
+                .chain(last.iter().map(|l| l.text.to_ascii_lowercase()))
+            {
+                if cand.len() > best.len() {
+                    best = cand;
+                }
+            }
+            best
+        }
+        StrMatcher::Any | StrMatcher::Regex(_) => return None,
+    };
+    (!lit.is_empty()).then_some(lit)
+}
+
+fn tests_literals(tests: &[VTest], any: &Option<AnyOf>, all: bool) -> Option<Vec<String>> {
+    let per_test = |t: &VTest| match t {
+        VTest::Str(m) => str_literal(m),
+        _ => None,
+    };
+    if all {
+        // Every test must hold: the best single test's literal suffices.
+        return tests
+            .iter()
+            .filter_map(per_test)
+            .max_by_key(|l| l.len())
+            .map(|l| vec![l]);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in tests.iter() {
+        out.push(per_test(t)?);
+    }
+    if let Some(a) = any {
+        out.extend(a.needles.iter().map(|n| n.to_string()));
+    }
+    (!out.is_empty() && out.len() <= MAX_PREFILTER_LITERALS).then_some(out)
+}
+
+impl Node {
+    /// Literals (lower-cased) of which at least one occurs, ASCII
+    /// case-insensitively, in the text of some field value of every event
+    /// this node matches (numbers and booleans rendered as text). `None`
+    /// when no such set is known (negations, regexes, numeric tests …).
+    /// This is the basis for a shared multi-rule prefilter.
+    pub fn required_literals(&self) -> Option<Vec<String>> {
+        match self {
+            Node::Field(f) if !f.negate => tests_literals(&f.tests, &f.any_contains, f.all),
+            Node::Keyword(k) => tests_literals(&k.tests, &k.any_contains, k.all),
+            Node::And(xs) => xs
+                .iter()
+                .filter_map(Node::required_literals)
+                // Prefer the set whose shortest literal is longest.
+                .max_by_key(|ls| ls.iter().map(String::len).min().unwrap_or(0)),
+            Node::Or(xs) => {
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    out.extend(x.required_literals()?);
+                    if out.len() > MAX_PREFILTER_LITERALS {
+                        return None;
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Evaluation
 
 /// Stack buffer to render numbers without allocating.
@@ -1044,9 +1191,9 @@ fn value_test(t: &VTest, v: &Value, event: &Event) -> bool {
 }
 
 #[inline]
-fn ac_hit(ac: &Option<AhoCorasick>, v: &Value) -> bool {
+fn ac_hit(ac: &Option<AnyOf>, v: &Value) -> bool {
     match ac {
-        Some(ac) => with_text(v, |s| ac.is_match(s)).unwrap_or(false),
+        Some(any) => with_text(v, |s| any.ac.is_match(s)).unwrap_or(false),
         None => false,
     }
 }
@@ -1080,7 +1227,7 @@ fn eval_field(ft: &FieldTest, event: &Event) -> bool {
 }
 
 /// True when any test (or the automaton) holds for the field.
-fn field_any(field: &str, tests: &[VTest], ac: &Option<AhoCorasick>, event: &Event) -> bool {
+fn field_any(field: &str, tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
     let mut seen_value = false;
     let mut seen_null = false;
     let mut hit = false;
@@ -1104,7 +1251,7 @@ fn field_any(field: &str, tests: &[VTest], ac: &Option<AhoCorasick>, event: &Eve
         .any(|t| field_level(t, seen_value, seen_null) == Some(true))
 }
 
-fn keyword_any(tests: &[VTest], ac: &Option<AhoCorasick>, event: &Event) -> bool {
+fn keyword_any(tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
     let mut hit = false;
     let _ = event.for_each_scalar(&mut |v| {
         if ac_hit(ac, v) || tests.iter().any(|t| value_test(t, v, event)) {

@@ -186,7 +186,9 @@ fn commonness(b: u8) -> u8 {
 impl FoldedFinder {
     fn new(needle: &str) -> FoldedFinder {
         let needle: Box<[u8]> = needle.to_ascii_lowercase().into_bytes().into();
-        let pos = (0..needle.len()).min_by_key(|&i| commonness(needle[i])).unwrap_or(0);
+        let pos = (0..needle.len())
+            .min_by_key(|&i| commonness(needle[i]))
+            .unwrap_or(0);
         let lo = needle.get(pos).copied().unwrap_or(0);
         FoldedFinder {
             pos,
@@ -228,6 +230,15 @@ impl Finder {
             )))
         }
     }
+    /// The needle, lower-cased.
+    pub fn needle_lowercase(&self) -> String {
+        let b = match self {
+            Finder::Cased(f) => f.needle(),
+            Finder::Folded(f) => &f.needle,
+        };
+        String::from_utf8_lossy(b).to_ascii_lowercase()
+    }
+
     /// End offset of the first occurrence in `hay`.
     #[inline]
     pub fn find_end(&self, hay: &[u8]) -> Option<usize> {
@@ -249,7 +260,8 @@ impl Finder {
 /// folding would: every non-ASCII character is caseless (emoji, dashes, CJK).
 pub fn folds_as_ascii(s: &str) -> bool {
     s.chars().all(|c| {
-        c.is_ascii() || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+        c.is_ascii()
+            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
     })
 }
 

@@ -199,6 +199,14 @@ impl RuleSet {
             .collect()
     }
 
+    /// Prefilter literals for rule `index`: when `Some`, the rule can only
+    /// match events where one of these (lower-case) literals occurs ASCII
+    /// case-insensitively in some field value's text. See
+    /// [`Node::required_literals`].
+    pub fn required_literals(&self, index: usize) -> Option<Vec<String>> {
+        self.rules[index].detection.required_literals()
+    }
+
     /// Every field name some rule reads (including correlation group-by
     /// and value fields). Decoders may parse only these.
     pub fn required_fields(&self) -> BTreeSet<String> {

@@ -81,6 +81,13 @@ fn sigmahq_regression_data_fires() {
                     .find(|e| set.matches(e).contains(&(idx as u32)));
                 if let Some(e) = hit {
                     fired += 1;
+                    // The prefilter literals must never exclude a real match.
+                    if let Some(lits) = set.required_literals(idx) {
+                        assert!(
+                            prefilter_admits(e, &lits),
+                            "{where_}: prefilter {lits:?} would have skipped a match"
+                        );
+                    }
                     // Matched fields are reported for every firing rule.
                     assert!(
                         !set.matched_fields(idx, e).is_empty()
@@ -117,4 +124,18 @@ fn sigmahq_regression_data_fires() {
     println!("conformance: {pass}/{total} ({:.2}%)", ratio * 100.0);
     assert!(total >= 200, "regression data looks truncated: {total}");
     assert!(ratio >= 0.98, "conformance {:.2}% below 98%", ratio * 100.0);
+}
+
+/// Does any scalar of the event contain one of the literals (ASCII case-insensitively)?
+fn prefilter_admits(e: &contraband_event::Event, lits: &[String]) -> bool {
+    let mut texts = Vec::new();
+    let _ = e.for_each_scalar(&mut |v| {
+        texts.push(match v {
+            serde_json::Value::String(s) => s.to_ascii_lowercase(),
+            other => other.to_string().to_ascii_lowercase(),
+        });
+        std::ops::ControlFlow::Continue(())
+    });
+    lits.iter()
+        .any(|l| texts.iter().any(|t| t.contains(l.as_str())))
 }

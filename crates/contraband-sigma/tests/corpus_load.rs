@@ -26,6 +26,17 @@ fn sigmahq_corpus_loads() {
         report.ruleset.logsources().len(),
         report.ruleset.required_fields().len(),
     );
+    let with_literals = (0..report.ruleset.len())
+        .filter(|&i| report.ruleset.required_literals(i).is_some())
+        .count();
+    println!(
+        "{with_literals} of {} rules have prefilter literals",
+        report.ruleset.len()
+    );
+    assert!(
+        with_literals * 10 > report.ruleset.len() * 8,
+        "prefilter coverage fell: {with_literals}"
+    );
     assert!(
         report.documents > 3000,
         "corpus looks truncated: {} documents",

@@ -286,6 +286,20 @@ fn windash() {
 }
 
 #[test]
+fn all_with_alternative_producing_modifiers() {
+    check(
+        "sel: {c|windash|contains|all: ['-a', '-b']}\ncondition: sel",
+        &[json!({"c": "x /a \u{2013}b"}), json!({"c": "x -a -b"})],
+        &[json!({"c": "x -a"})],
+    );
+    check(
+        "sel: {c|base64offset|contains|all: [foo, bar]}\ncondition: sel",
+        &[json!({"c": "Zm9vYmFy"})],
+        &[json!({"c": "Zm9v"})],
+    );
+}
+
+#[test]
 fn regex() {
     check(
         "sel: {a|re: '^a.c$'}\ncondition: sel",

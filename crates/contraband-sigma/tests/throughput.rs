@@ -9,11 +9,16 @@ use std::time::Instant;
 #[test]
 #[ignore = "measurement, run on demand"]
 fn corpus_throughput() {
-    let Some(root) = common::corpora() else { return };
+    let Some(root) = common::corpora() else {
+        return;
+    };
     let report = common::load_corpus(&root);
     let set = &report.ruleset;
     let mut events = Vec::new();
-    for f in walkdir::WalkDir::new(root.join("regression_data")).into_iter().filter_map(Result::ok) {
+    for f in walkdir::WalkDir::new(root.join("regression_data"))
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if f.path().extension().and_then(|e| e.to_str()) == Some("json") {
             let text = std::fs::read_to_string(f.path()).unwrap();
             for doc in common::windows::read_json_stream(&text) {
@@ -47,11 +52,16 @@ fn corpus_throughput() {
 #[test]
 #[ignore = "measurement, run on demand"]
 fn slowest_rules() {
-    let Some(root) = common::corpora() else { return };
+    let Some(root) = common::corpora() else {
+        return;
+    };
     let report = common::load_corpus(&root);
     let set = &report.ruleset;
     let mut events = Vec::new();
-    for f in walkdir::WalkDir::new(root.join("regression_data")).into_iter().filter_map(Result::ok) {
+    for f in walkdir::WalkDir::new(root.join("regression_data"))
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if f.path().extension().and_then(|e| e.to_str()) == Some("json") {
             let text = std::fs::read_to_string(f.path()).unwrap();
             for doc in common::windows::read_json_stream(&text) {
@@ -74,6 +84,10 @@ fn slowest_rules() {
     let total: f64 = times.iter().map(|t| t.0).sum();
     println!("total {total:.3}s over {} events", events.len());
     for (t, i) in times.iter().take(15) {
-        println!("{t:.4}s {} {}", set.rule(*i).origin.path, set.rule(*i).meta.title);
+        println!(
+            "{t:.4}s {} {}",
+            set.rule(*i).origin.path,
+            set.rule(*i).meta.title
+        );
     }
 }
