@@ -24,6 +24,7 @@ mod condition;
 mod correlation;
 mod error;
 mod pattern;
+mod prefilter;
 mod rule;
 mod ruleset;
 
@@ -34,6 +35,7 @@ pub use correlation::{
     CorrelationType, RuleRef,
 };
 pub use error::{LoadFailure, RuleError};
+pub use prefilter::{Prefilter, PrefilterScratch};
 pub use rule::{Related, Rule, RuleLogSource, RuleMeta, RuleOrigin};
 pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet};
 

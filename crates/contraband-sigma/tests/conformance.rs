@@ -20,6 +20,8 @@ fn sigmahq_regression_data_fires() {
         .iter()
         .filter_map(|f| Some((f.id.clone()?, f.error.to_string())))
         .collect();
+    let pf = contraband_sigma::Prefilter::new(set);
+    let mut scratch = contraband_sigma::PrefilterScratch::default();
     let mut infos: Vec<_> = walkdir::WalkDir::new(root.join("regression_data"))
         .into_iter()
         .filter_map(Result::ok)
@@ -71,6 +73,16 @@ fn sigmahq_regression_data_fires() {
             let docs = read_json_stream(&body);
             for doc in &docs {
                 let events = to_events(doc);
+                for e in &events {
+                    // The shared prefilter must never change results.
+                    let mut pre = Vec::new();
+                    set.matches_prefiltered(e, &pf, &mut scratch, &mut pre);
+                    assert_eq!(
+                        pre,
+                        set.matches(e),
+                        "{where_}: prefilter changed the matches"
+                    );
+                }
                 let candidates: Vec<_> = events
                     .iter()
                     .filter(|e| rule.logsource.admits(&e.logsource))
