@@ -130,6 +130,8 @@ pub(crate) struct Ctx<'a> {
     /// Names of fields the rule reads, collected while compiling.
     pub fields: Vec<String>,
     pub uses_keywords: bool,
+    /// Non-fatal remarks for the load report.
+    pub warnings: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -877,7 +879,10 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
         };
         match name.as_str() {
             "condition" => condition = Some(v),
-            "timeframe" => {}
+            "timeframe" => ctx.warnings.push(
+                "`detection.timeframe` is ignored (Sigma v1 aggregation; use a correlation rule)"
+                    .into(),
+            ),
             _ => {
                 let node = match v {
                     // Keyword searches: a list of scalars or a bare scalar.

@@ -34,7 +34,7 @@ pub use correlation::{
     CorrelationCondition, CorrelationEngine, CorrelationLimits, CorrelationMatch, CorrelationRule,
     CorrelationType, RuleRef,
 };
-pub use error::{LoadFailure, RuleError};
+pub use error::{LoadFailure, LoadWarning, RuleError};
 pub use prefilter::{Prefilter, PrefilterScratch};
 pub use rule::{Related, Rule, RuleLogSource, RuleMeta, RuleOrigin};
 pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet};

@@ -148,4 +148,23 @@ impl RuleSet {
         });
         out[start..].sort_unstable();
     }
+
+    /// [`RuleSet::matches_prefiltered`] over a candidate list the caller
+    /// cached per logsource (from [`RuleSet::candidates`]); output follows
+    /// the list's order.
+    pub fn matches_prefiltered_in(
+        &self,
+        candidates: &[u32],
+        event: &Event,
+        pf: &Prefilter,
+        scratch: &mut PrefilterScratch,
+        out: &mut Vec<u32>,
+    ) {
+        pf.scan(event, scratch);
+        for &i in candidates {
+            if pf.may_match(i, scratch) && self.rule_matches(i as usize, event) {
+                out.push(i);
+            }
+        }
+    }
 }

@@ -78,6 +78,22 @@ pub struct Rule {
     pub(crate) detection: Node,
 }
 
+impl Rule {
+    /// The compiled detection tree.
+    pub fn detection(&self) -> &Node {
+        &self.detection
+    }
+
+    /// `id`, else `name`, else `title`: how reports should name the rule.
+    pub fn label(&self) -> &str {
+        self.meta
+            .id
+            .as_deref()
+            .or(self.meta.name.as_deref())
+            .unwrap_or(&self.meta.title)
+    }
+}
+
 pub(crate) fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Yaml> {
     map.get(key)
 }

@@ -11,7 +11,7 @@ use crate::compile::{compile_detection, Ctx, Node};
 use crate::correlation::{
     parse_correlation, resolve_correlation, CorrelationRule, RuleRef, UnresolvedCorrelation,
 };
-use crate::error::{LoadFailure, RuleError};
+use crate::error::{LoadFailure, LoadWarning, RuleError};
 use crate::rule::{
     doc_kind, documents, ident_of, parse_meta, text_list, DocKind, Rule, RuleOrigin,
 };
@@ -181,6 +181,16 @@ impl RuleSet {
         out[start..].sort_unstable();
     }
 
+    /// Append the rules of a cached candidate list (see [`RuleSet::candidates`])
+    /// that match `event`, in the list's order. Skips the logsource lookup.
+    pub fn matches_in(&self, candidates: &[u32], event: &Event, out: &mut Vec<u32>) {
+        for &i in candidates {
+            if self.rules[i as usize].detection.eval(event) {
+                out.push(i);
+            }
+        }
+    }
+
     /// Indices of every rule matching `event`.
     pub fn matches(&self, event: &Event) -> Vec<u32> {
         let mut out = Vec::new();
@@ -246,6 +256,9 @@ pub struct LoadReport {
     pub files: usize,
     /// Rule/correlation/filter documents seen.
     pub documents: usize,
+    /// Rules that loaded with remarks (ignored constructs, catch-all
+    /// logsources, deprecated status).
+    pub warnings: Vec<LoadWarning>,
     /// Time spent parsing and compiling.
     pub elapsed: Duration,
 }
@@ -303,6 +316,7 @@ pub struct Loader {
     correlations: Vec<(RuleOrigin, UnresolvedCorrelation)>,
     filters: Vec<PendingFilter>,
     failures: Vec<LoadFailure>,
+    warnings: Vec<LoadWarning>,
     /// Rules that failed, by id and name, so references to them say why.
     failed_refs: HashMap<String, String>,
     files: usize,
@@ -318,6 +332,7 @@ impl Loader {
             correlations: Vec::new(),
             filters: Vec::new(),
             failures: Vec::new(),
+            warnings: Vec::new(),
             failed_refs: HashMap::new(),
             files: 0,
             documents: 0,
@@ -377,7 +392,18 @@ impl Loader {
             };
             let Yaml::Mapping(map) = &doc else { continue };
             let result = match doc_kind(map) {
-                DocKind::Rule => self.compile_rule(map, origin).map(|r| self.rules.push(r)),
+                DocKind::Rule => self.compile_rule(map, origin).map(|(r, warnings)| {
+                    for message in warnings {
+                        self.warnings.push(LoadWarning {
+                            path: path.to_string(),
+                            document: i,
+                            id: r.meta.id.clone(),
+                            title: Some(r.meta.title.clone()),
+                            message,
+                        });
+                    }
+                    self.rules.push(r)
+                }),
                 DocKind::Correlation => {
                     parse_correlation(map).map(|c| self.correlations.push((origin, c)))
                 }
@@ -392,7 +418,11 @@ impl Loader {
         self.elapsed += started.elapsed();
     }
 
-    fn compile_rule(&self, map: &Mapping, origin: RuleOrigin) -> Result<Rule, RuleError> {
+    fn compile_rule(
+        &self,
+        map: &Mapping,
+        origin: RuleOrigin,
+    ) -> Result<(Rule, Vec<String>), RuleError> {
         let meta = parse_meta(map, true)?;
         let det = map
             .get("detection")
@@ -402,19 +432,31 @@ impl Loader {
             placeholders: &self.opts.placeholders,
             fields: Vec::new(),
             uses_keywords: false,
+            warnings: Vec::new(),
         };
         let detection = compile_detection(det, &mut ctx)?;
         let mut fields = ctx.fields;
         fields.sort();
         fields.dedup();
-        Ok(Rule {
+        let mut warnings = ctx.warnings;
+        let ls = &meta.logsource;
+        if ls.product.is_none() && ls.category.is_none() && ls.service.is_none() {
+            warnings.push(
+                "logsource names no product, category or service: the rule sees every event".into(),
+            );
+        }
+        if let Some(status @ ("deprecated" | "unsupported")) = meta.status.as_deref() {
+            warnings.push(format!("status is `{status}`"));
+        }
+        let rule = Rule {
             logsource: meta.logsource.to_logsource(),
             meta,
             origin,
             fields_used: fields,
             uses_keywords: ctx.uses_keywords,
             detection,
-        })
+        };
+        Ok((rule, warnings))
     }
 
     fn compile_filter(
@@ -437,6 +479,7 @@ impl Loader {
             placeholders: &self.opts.placeholders,
             fields: Vec::new(),
             uses_keywords: false,
+            warnings: Vec::new(),
         };
         let node = compile_detection(&Yaml::Mapping(det), &mut ctx)?;
         Ok(PendingFilter {
@@ -544,6 +587,7 @@ impl Loader {
         LoadReport {
             ruleset,
             failures: self.failures,
+            warnings: self.warnings,
             files: self.files,
             documents: self.documents,
             elapsed: self.elapsed,

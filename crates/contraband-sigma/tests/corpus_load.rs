@@ -12,6 +12,7 @@ fn sigmahq_corpus_loads() {
     for f in &report.failures {
         println!("FAIL {f}");
     }
+    println!("{} warnings", report.warnings.len());
     for (kind, fs) in report.failures_by_kind() {
         println!("{kind}: {}", fs.len());
     }

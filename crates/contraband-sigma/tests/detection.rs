@@ -719,3 +719,15 @@ fn filters_narrow_named_rules() {
 fn placeholders_map_is_optional() {
     let _unused: HashMap<String, Vec<String>> = HashMap::new();
 }
+
+#[test]
+fn warnings_for_ignored_constructs() {
+    let yaml = "title: w\nstatus: deprecated\nlogsource: {}\ndetection: {s: {x: 1}, timeframe: 5m, condition: s}\n";
+    let r = load_with(LoadOptions::default(), yaml);
+    assert_eq!(r.loaded(), 1);
+    let msgs: Vec<&str> = r.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert!(msgs[0].contains("timeframe"));
+    assert!(msgs[1].contains("every event"));
+    assert!(msgs[2].contains("deprecated"));
+}
