@@ -731,3 +731,50 @@ fn warnings_for_ignored_constructs() {
     assert!(msgs[1].contains("every event"));
     assert!(msgs[2].contains("deprecated"));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn q(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Arbitrary keys, modifiers, values and conditions load or fail
+        /// with an error, and whatever loads can be evaluated, never panicking.
+        #[test]
+        fn random_rules_never_panic(
+            field in "[A-Za-z.]{0,6}",
+            mods in prop::collection::vec(prop::sample::select(vec![
+                "contains", "startswith", "endswith", "all", "re", "i", "m", "s", "base64", "base64offset",
+                "wide", "utf16be", "windash", "cidr", "lt", "gte", "exists", "neq", "cased", "fieldref",
+                "hour", "expand", "bogus",
+            ]), 0..4),
+            values in prop::collection::vec("\\PC{0,12}", 1..4),
+            cond in "(s|not s|s and t|1 of s*|all of them|\\(s or t\\)|[a-z ()|]{0,12})",
+            probe in "\\PC{0,20}",
+        ) {
+            let key = std::iter::once(field.clone()).chain(mods.iter().map(|m| m.to_string())).collect::<Vec<_>>().join("|");
+            let vals = values.iter().map(|v| q(v)).collect::<Vec<_>>().join(", ");
+            let yaml = format!(
+                "title: fuzz\nlogsource: {{product: test}}\ndetection:\n  s:\n    {}: [{vals}]\n  t: [{}]\n  condition: {}\n",
+                q(&key), q(&probe), q(&cond)
+            );
+            let r = load_with(LoadOptions::default(), &yaml);
+            prop_assert_eq!(r.loaded() + r.failed(), 1);
+            if r.loaded() == 1 {
+                let name = if field.is_empty() { "x".to_string() } else { field.clone() };
+                let mut m = serde_json::Map::new();
+                m.insert(name, Value::String(probe.clone()));
+                m.insert("n".into(), json!(5));
+                let e = Event::new(LogSource::new(Some("test"), None, None), Timestamp(0), m);
+                let hits = r.ruleset.matches(&e);
+                if !hits.is_empty() {
+                    let _ = r.ruleset.matched_fields(0, &e);
+                }
+            }
+        }
+    }
+}
