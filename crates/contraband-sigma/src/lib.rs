@@ -40,8 +40,9 @@
 //!   each value to match some element.
 //! - Correlations evaluate on every fed match, in event time; when the
 //!   condition holds the correlation fires and that group's window restarts.
-//!   `lt`/`lte` conditions therefore fire as soon as a group first satisfies
-//!   them (there is no end-of-window timer).
+//!   `lt`/`lte` conditions ("fewer than") use tumbling windows starting at
+//!   a group's first event, judged when a later event passes the window's
+//!   end or on [`CorrelationEngine::advance`] / [`CorrelationEngine::flush`].
 //!
 //! ```
 //! use contraband_sigma::{Loader, LoadOptions};
@@ -70,8 +71,8 @@ mod ruleset;
 pub use compile::{Cmp, Node};
 pub use condition::{parse_condition, Cond, ConditionError, Target};
 pub use correlation::{
-    CorrelationCondition, CorrelationEngine, CorrelationLimits, CorrelationMatch, CorrelationRule,
-    CorrelationType, RuleRef,
+    CorrOp, CorrelationCondition, CorrelationEngine, CorrelationLimits, CorrelationMatch,
+    CorrelationRule, CorrelationType, RuleRef,
 };
 pub use error::{LoadFailure, LoadWarning, RuleError};
 pub use prefilter::{Prefilter, PrefilterScratch};

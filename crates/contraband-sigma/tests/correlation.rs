@@ -272,3 +272,37 @@ fn state_is_bounded() {
     assert!(engine.evicted() > 0);
     assert!(out.is_empty());
 }
+
+#[test]
+fn fewer_than_is_judged_when_the_window_closes() {
+    let yaml = format!(
+        "{BASE}---\ntitle: too quiet\ncorrelation:\n  type: event_count\n  rules: [ok_login]\n  group-by: [host]\n  timespan: 10s\n  condition: {{lt: 3}}\n"
+    );
+    let r = load(&yaml);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let ok = |t, h: &str| ev(t, json!({"action": "ok", "host": h}));
+    let mut engine = CorrelationEngine::new(r.ruleset.correlations(), CorrelationLimits::default());
+    let mut out = Vec::new();
+    // Busy host (3 in 10 s) and quiet host (1): nothing decided yet.
+    for e in [ok(0, "busy"), ok(1, "quiet"), ok(2, "busy"), ok(3, "busy")] {
+        for rule in r.ruleset.matches(&e) {
+            engine.feed(rule as usize, &e, &mut out);
+        }
+    }
+    assert!(out.is_empty(), "{out:?}");
+    engine.advance(5 * SEC, &mut out);
+    assert!(out.is_empty(), "windows still open");
+    engine.advance(11 * SEC, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].group,
+        vec![("host".to_string(), "quiet".to_string())]
+    );
+    assert_eq!(out[0].value, 1.0);
+    // A later event closes the busy host's next window too.
+    out.clear();
+    let e = ok(20, "busy");
+    engine.feed(1, &e, &mut out);
+    engine.flush(&mut out);
+    assert_eq!(out.len(), 1, "flush judges the open window: {out:?}");
+}
