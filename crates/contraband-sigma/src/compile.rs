@@ -936,52 +936,93 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
     if conds.is_empty() {
         return Err(RuleError::invalid("condition", "empty list"));
     }
+    let weighted: Vec<(String, Node, usize)> = searches
+        .into_iter()
+        .map(|(n, node)| {
+            let w = weight(&node);
+            (n, node, w)
+        })
+        .collect();
+    let mut builder = Builder {
+        searches: &weighted,
+        budget: ctx.limits.max_values.saturating_mul(10),
+    };
     let mut nodes = Vec::new();
     for c in &conds {
         let cond = parse_condition(c, ctx.limits.max_depth)?;
-        nodes.push(build(&cond, &searches)?);
+        nodes.push(builder.build(&cond)?);
     }
     Ok(or(nodes))
 }
 
-fn build(c: &Cond, searches: &[(String, Node)]) -> Result<Node, ConditionError> {
-    Ok(match c {
-        Cond::Ident(name) => searches
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, node)| node.clone())
-            .ok_or_else(|| ConditionError::UnknownIdent(name.clone()))?,
-        Cond::Quant { all, target } => {
-            let picked: Vec<Node> = searches
-                .iter()
-                .filter(|(n, _)| match target {
-                    Target::Them => !n.starts_with('_'),
-                    Target::Pattern(p) => ident_matches(p, n),
-                })
-                .map(|(_, node)| node.clone())
-                .collect();
-            if picked.is_empty() {
-                return Err(ConditionError::EmptyPattern(match target {
-                    Target::Them => "them".into(),
-                    Target::Pattern(p) => p.clone(),
-                }));
+/// Number of value tests in a tree, to bound copies made by conditions
+/// that reference large searches many times.
+fn weight(n: &Node) -> usize {
+    match n {
+        Node::And(xs) | Node::Or(xs) => xs.iter().map(weight).sum::<usize>() + 1,
+        Node::Not(x) => weight(x) + 1,
+        Node::Const(_) => 1,
+        Node::Field(f) => f.tests.len() + 1,
+        Node::Keyword(k) => k.tests.len() + 1,
+    }
+}
+
+/// Searches by name with their weights, and the remaining copy budget.
+struct Builder<'a> {
+    searches: &'a [(String, Node, usize)],
+    budget: usize,
+}
+
+impl Builder<'_> {
+    fn take(&mut self, node: &Node, w: usize) -> Result<Node, RuleError> {
+        self.budget = self.budget.checked_sub(w).ok_or_else(|| {
+            RuleError::Limit(
+                "the condition copies its searches into more than the allowed number of tests"
+                    .into(),
+            )
+        })?;
+        Ok(node.clone())
+    }
+
+    fn build(&mut self, c: &Cond) -> Result<Node, RuleError> {
+        Ok(match c {
+            Cond::Ident(name) => {
+                let (_, node, w) = self
+                    .searches
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .ok_or_else(|| ConditionError::UnknownIdent(name.clone()))?;
+                self.take(node, *w)?
             }
-            if *all {
-                and(picked)
-            } else {
-                or(picked)
+            Cond::Quant { all, target } => {
+                let mut picked = Vec::new();
+                for (n, node, w) in self.searches.iter() {
+                    let hit = match target {
+                        Target::Them => !n.starts_with('_'),
+                        Target::Pattern(p) => ident_matches(p, n),
+                    };
+                    if hit {
+                        picked.push(self.take(node, *w)?);
+                    }
+                }
+                if picked.is_empty() {
+                    return Err(ConditionError::EmptyPattern(match target {
+                        Target::Them => "them".into(),
+                        Target::Pattern(p) => p.clone(),
+                    })
+                    .into());
+                }
+                if *all {
+                    and(picked)
+                } else {
+                    or(picked)
+                }
             }
-        }
-        Cond::Not(inner) => Node::Not(Box::new(build(inner, searches)?)),
-        Cond::And(cs) => and(cs
-            .iter()
-            .map(|c| build(c, searches))
-            .collect::<Result<_, _>>()?),
-        Cond::Or(cs) => or(cs
-            .iter()
-            .map(|c| build(c, searches))
-            .collect::<Result<_, _>>()?),
-    })
+            Cond::Not(inner) => Node::Not(Box::new(self.build(inner)?)),
+            Cond::And(cs) => and(cs.iter().map(|c| self.build(c)).collect::<Result<_, _>>()?),
+            Cond::Or(cs) => or(cs.iter().map(|c| self.build(c)).collect::<Result<_, _>>()?),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------

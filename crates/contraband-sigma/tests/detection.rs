@@ -693,6 +693,11 @@ fn hostile_rules_are_rejected_not_fatal() {
     let many: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
     let big = format!("s: {{x: [{}]}}\ncondition: s", many.join(","));
     assert!(matches!(load_err(&big), RuleError::Limit(_)));
+    // A big search referenced thousands of times.
+    let vals: Vec<String> = (0..5_000).map(|i| format!("v{i}")).collect();
+    let cond = vec!["s"; 5_000].join(" or ");
+    let copies = format!("s: {{x: [{}]}}\ncondition: {cond}", vals.join(","));
+    assert!(matches!(load_err(&copies), RuleError::Limit(_)));
     // Garbage.
     let r = load_with(LoadOptions::default(), "::: [ {");
     assert_eq!(r.failed(), 1);
