@@ -902,9 +902,13 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
                         let mut m2 = m.clone();
                         for (mk, mv) in m2.iter_mut() {
                             if let Yaml::String(ks) = mk {
+                                // Only plain keyword items (modifiers that
+                                // keep equality semantics) become substring
+                                // searches; `|startswith`, `|re` … keep theirs.
                                 if ks.starts_with('|')
-                                    && !ks.contains("|re")
-                                    && !ks.contains("contains")
+                                    && ks[1..]
+                                        .split('|')
+                                        .all(|m| matches!(m, "all" | "cased" | "windash"))
                                 {
                                     *mv = keywordize(mv);
                                 }

@@ -94,6 +94,16 @@ fn all_modifier() {
 #[test]
 fn keywords() {
     check(
+        "kw: {'|startswith': foo}\ncondition: kw",
+        &[json!({"a": "foox"})],
+        &[json!({"a": "xfoo"})],
+    );
+    check(
+        "kw: {'|re': '^f.o$'}\ncondition: kw",
+        &[json!({"a": "foo"})],
+        &[json!({"a": "xfoo"})],
+    );
+    check(
         "kw: [evil, bad]\ncondition: kw",
         &[json!({"m": "so EVIL"}), json!({"n": {"d": "bad"}})],
         &[json!({"m": "good"})],
