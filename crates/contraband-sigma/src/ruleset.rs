@@ -235,6 +235,19 @@ impl RuleSet {
         out
     }
 
+    /// Field names needed by the rules whose logsource admits `ls`, and
+    /// whether any of them needs every field (keyword searches).
+    pub fn required_fields_for(&self, ls: &LogSource) -> (BTreeSet<String>, bool) {
+        let mut fields = BTreeSet::new();
+        let mut all = false;
+        for i in self.candidates(ls) {
+            let r = &self.rules[i as usize];
+            fields.extend(r.fields_used.iter().cloned());
+            all |= r.uses_keywords;
+        }
+        (fields, all)
+    }
+
     /// True when some rule has keyword searches (which read every field).
     pub fn needs_all_fields(&self) -> bool {
         self.rules.iter().any(|r| r.uses_keywords)

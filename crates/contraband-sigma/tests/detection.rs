@@ -610,6 +610,12 @@ fn logsource_index_skips_other_sources() {
     e.logsource = LogSource::new(Some("windows"), None, None);
     assert_eq!(r.ruleset.matches(&e), vec![1]);
     assert_eq!(r.ruleset.candidates(&e.logsource), vec![1]);
+    let (fields, all) = r.ruleset.required_fields_for(&e.logsource);
+    assert_eq!(
+        fields.into_iter().collect::<Vec<_>>(),
+        vec!["x".to_string()]
+    );
+    assert!(!all);
 }
 
 #[test]
@@ -630,7 +636,7 @@ fn legacy_global_collections() {
 #[test]
 fn metadata_is_parsed() {
     let yaml = "title: T\nid: abc\nname: nm\nstatus: test\nlevel: high\ndescription: d\nauthor: me\ndate: 2024-01-02\n\
-                modified: 2024/02/03\nreferences: [r1]\ntags: [attack.t1610]\nfalsepositives: [none]\nfields: [Image]\n\
+                modified: 2024/02/03\ntaxonomy: sigma\nscope: [server]\nreferences: [r1]\ntags: [attack.t1610]\nfalsepositives: [none]\nfields: [Image]\n\
                 related: [{id: x, type: derived}]\n\
                 logsource: {product: linux, category: process_creation, definition: 'needs auditd'}\n\
                 detection: {s: {x: 1}, condition: s}\n";
@@ -641,6 +647,8 @@ fn metadata_is_parsed() {
     assert_eq!(m.level.as_deref(), Some("high"));
     assert_eq!(m.date.as_deref(), Some("2024-01-02"));
     assert_eq!(m.tags, vec!["attack.t1610"]);
+    assert_eq!(m.taxonomy.as_deref(), Some("sigma"));
+    assert_eq!(m.scope, vec!["server"]);
     assert_eq!(m.related[0].kind, "derived");
     assert_eq!(m.logsource.definition.as_deref(), Some("needs auditd"));
 }
