@@ -801,3 +801,37 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn container_context_and_nested_paths() {
+    let set = compile(
+        "sel:\n  container.privileged: true\n  container.mounts.source: /\n  requestObject.spec.containers.image|contains: hashcat\ncondition: sel",
+    );
+    let mut e = event(
+        json!({"requestObject": {"spec": {"containers": [{"image": "alpine"}, {"image": "x/HASHCAT:6"}]}}}),
+    );
+    assert!(set.matches(&e).is_empty(), "no container context yet");
+    e.set_container(contraband_event::ContainerContext {
+        privileged: Some(true),
+        mounts: vec![contraband_event::Mount {
+            source: Some("/".into()),
+            destination: Some("/host".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    assert_eq!(set.matches(&e), vec![0]);
+    let fields: Vec<String> = set
+        .matched_fields(0, &e)
+        .into_iter()
+        .map(|f| f.field)
+        .collect();
+    assert!(
+        fields.contains(&"container.privileged".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"requestObject.spec.containers.image".to_string()),
+        "{fields:?}"
+    );
+}

@@ -29,7 +29,7 @@ fn corpus_throughput() {
             }
         }
     }
-    let rounds = 40;
+    let rounds = 20;
     let mut out = Vec::new();
     let mut hits = 0usize;
     let start = Instant::now();
