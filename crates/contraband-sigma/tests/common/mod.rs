@@ -1,6 +1,8 @@
 //! Shared helpers for corpus tests.
 #![allow(dead_code)]
 
+pub mod windows;
+
 use std::path::{Path, PathBuf};
 
 /// The directory holding `shared/corpora`, found by walking up from the crate.
