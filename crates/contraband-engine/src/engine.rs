@@ -168,7 +168,7 @@ impl Engine {
 
     /// Every rule (by id) that fires on `event` with its matched fields,
     /// silenced or not: what rule tests check.
-    pub fn fired(&self, event: &Event) -> Vec<(String, Map<String, Value>)> {
+    pub fn fired(&self, event: &Event) -> crate::rule_tests::Fired {
         self.rules
             .matches(event)
             .into_iter()

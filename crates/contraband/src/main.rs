@@ -26,7 +26,7 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Hunt(args) => hunt::run(args),
+        Command::Hunt(args) => hunt::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Ads(cmd) => ads::run(cmd),
     }
