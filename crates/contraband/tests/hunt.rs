@@ -256,3 +256,71 @@ fn missing_input_is_an_error_naming_the_path() {
         run.stderr
     );
 }
+
+#[test]
+fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
+    let traces = corpora().join("falco/test/trace_files/k8s_audit");
+    let run = contraband(&[
+        "hunt",
+        traces.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--no-dedup",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let mut got: Vec<(String, String)> = run
+        .alerts()
+        .iter()
+        .map(|a| {
+            let file = a["source"]["source"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (file, a["rule"]["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    got.sort();
+    const PRIVILEGED: &str = "e771c89e-301f-41af-9539-348381b30420";
+    const HOSTPATH: &str = "5bd14287-3411-4c2e-8a2a-7460c181cedd";
+    const HOST_NAMESPACE: &str = "436d63ea-636b-4d69-9ea6-7b5622f2e952";
+    const SHELL_IN_POD: &str = "add1341d-2265-44a9-8d1b-0c3e508bf086";
+    let want: Vec<(String, String)> = [
+        ("attach_pod.json", SHELL_IN_POD),
+        ("create_nginx_pod_hostnetwork.json", HOST_NAMESPACE),
+        (
+            "create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json",
+            PRIVILEGED,
+        ),
+        ("create_nginx_pod_privileged.json", PRIVILEGED),
+        ("create_nginx_pod_privileged_2nd_container.json", PRIVILEGED),
+        ("create_nginx_pod_sensitive_mount.json", HOSTPATH),
+        (
+            "create_nginx_pod_sensitive_mount_2nd_container.json",
+            HOSTPATH,
+        ),
+        ("exec_pod.json", SHELL_IN_POD),
+    ]
+    .iter()
+    .map(|(f, r)| (f.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let privileged = run
+        .alerts()
+        .into_iter()
+        .find(|a| {
+            a["source"]["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("/create_nginx_pod_privileged.json")
+        })
+        .unwrap();
+    assert_eq!(privileged["strategy"]["id"], "ADS-0003");
+    assert_eq!(privileged["container"]["privileged"], true);
+    assert_eq!(
+        privileged["matched"]["requestObject.spec.containers.securityContext.privileged"],
+        true
+    );
+}
