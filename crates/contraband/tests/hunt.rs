@@ -324,3 +324,34 @@ fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
         true
     );
 }
+
+#[test]
+fn placeholder_file_overrides_the_pack_defaults() {
+    const UNAPPROVED_REGISTRY: &str = "3a163a69-cb05-4de5-9130-cde81178d2c2";
+    let events = common::workspace().join("samples/docker-events.jsonl");
+    let fires = |extra: &[&str]| {
+        let base = ["hunt", events.to_str().unwrap(), "--format", "jsonl"];
+        let run = contraband(&[&base[..], extra].concat());
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        run.alerts()
+            .iter()
+            .any(|a| a["rule"]["id"] == UNAPPROVED_REGISTRY)
+    };
+    assert!(
+        fires(&[]),
+        "the recorded pull from 127.0.0.1:5001 is off the default list"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.yml");
+    std::fs::write(&file, "approved_registries: ['127.0.0.1:5000', '127.0.0.1:5001']\n").unwrap();
+    assert!(!fires(&["--placeholders", file.to_str().unwrap()]));
+    std::fs::write(&file, "approved_registries: not-a-list\n").unwrap();
+    let bad = contraband(&[
+        "hunt",
+        events.to_str().unwrap(),
+        "--placeholders",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status, 2);
+    assert!(bad.stderr.contains("site.yml"), "{}", bad.stderr);
+}
