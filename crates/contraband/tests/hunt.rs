@@ -131,12 +131,7 @@ fn sigmahq_kubernetes_rules_fire_on_falco_audit_traces() {
     let hostpath = run
         .alerts()
         .into_iter()
-        .find(|a| {
-            a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .ends_with("create_nginx_pod_sensitive_mount.json")
-        })
+        .find(|a| common::file_name(a) == "create_nginx_pod_sensitive_mount.json")
         .unwrap();
     assert_eq!(hostpath["matched"]["hostPath"], "/etc");
     assert_eq!(hostpath["rule"]["level"], "low");
@@ -272,13 +267,7 @@ fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
         .alerts()
         .iter()
         .map(|a| {
-            let file = a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string();
+            let file = common::file_name(a);
             (file, a["rule"]["id"].as_str().unwrap().to_string())
         })
         .collect();
@@ -310,12 +299,7 @@ fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
     let privileged = run
         .alerts()
         .into_iter()
-        .find(|a| {
-            a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .ends_with("/create_nginx_pod_privileged.json")
-        })
+        .find(|a| common::file_name(a) == "create_nginx_pod_privileged.json")
         .unwrap();
     assert_eq!(privileged["strategy"]["id"], "ADS-0003");
     assert_eq!(privileged["container"]["privileged"], true);
@@ -343,7 +327,11 @@ fn placeholder_file_overrides_the_pack_defaults() {
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("site.yml");
-    std::fs::write(&file, "approved_registries: ['127.0.0.1:5000', '127.0.0.1:5001']\n").unwrap();
+    std::fs::write(
+        &file,
+        "approved_registries: ['127.0.0.1:5000', '127.0.0.1:5001']\n",
+    )
+    .unwrap();
     assert!(!fires(&["--placeholders", file.to_str().unwrap()]));
     std::fs::write(&file, "approved_registries: not-a-list\n").unwrap();
     let bad = contraband(&[

@@ -53,6 +53,12 @@ pub fn contraband_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// The file name (no directory) an alert's event came from.
+pub fn file_name(alert: &Value) -> String {
+    let source = alert["source"]["source"].as_str().unwrap_or_default();
+    source.rsplit('/').next().unwrap_or_default().to_string()
+}
+
 /// (rule title, file name) pairs of the alerts, sorted.
 pub fn fired(alerts: &[Value]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = alerts
