@@ -10,21 +10,35 @@ pub fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
-/// The public corpora (`../shared/corpora` from the workspace root), found
-/// by walking up so a worktree anywhere below it works too. Tests use the
-/// corpora in place; they are never copied into the repository. Missing
-/// corpora fail the test loudly rather than let it pass on nothing.
+/// Where the corpora live on this machine when the checkout is elsewhere
+/// (a CI clone in a temporary directory).
+const MACHINE_CORPORA: &str = "/work/shared/corpora";
+
+/// The public corpora: `$CONTRABAND_CORPORA` if set, else `shared/corpora`
+/// in the nearest directory above the workspace (`../shared/corpora` from a
+/// checkout beside it, at any depth for worktrees), else this machine's
+/// copy. Tests use the corpora in place; they are never copied into the
+/// repository. Missing corpora fail the test loudly rather than let it pass
+/// on nothing.
 pub fn corpora() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CONTRABAND_CORPORA") {
+        return PathBuf::from(dir);
+    }
     let mut dir = workspace();
     loop {
         let candidate = dir.join("shared/corpora");
         if candidate.is_dir() {
             return candidate;
         }
-        assert!(
-            dir.pop(),
-            "no shared/corpora above {}",
-            workspace().display()
-        );
+        if !dir.pop() {
+            break;
+        }
     }
+    let fallback = PathBuf::from(MACHINE_CORPORA);
+    assert!(
+        fallback.is_dir(),
+        "no shared/corpora above {} and none at {MACHINE_CORPORA}; set CONTRABAND_CORPORA",
+        workspace().display()
+    );
+    fallback
 }
