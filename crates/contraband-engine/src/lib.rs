@@ -3,6 +3,7 @@
 
 mod alert;
 mod engine;
+mod enrich;
 mod level;
 pub mod load;
 pub mod resource;
@@ -12,6 +13,7 @@ mod suppress;
 
 pub use alert::{Alert, Attack, Process, RawEvent, RuleInfo, StrategyInfo};
 pub use engine::{Correlator, Engine, Hit, Scratch};
+pub use enrich::{ContainerIndex, ProcessAttributor};
 pub use level::Level;
 pub use strategy::{
     builtin_strategies, Categorization, Priority, Resource, Strategy, StrategyError, Technique,

@@ -84,13 +84,21 @@ pub enum VTest {
     Exists(bool),
 }
 
+/// OR-ed plain substring needles merged into one automaton.
+#[derive(Clone, Debug)]
+pub struct AnyOf {
+    pub ac: AhoCorasick,
+    /// The needles, lower-cased (for prefilters).
+    pub needles: Box<[Box<str>]>,
+}
+
 /// A field with its tests: OR over tests by default, AND with `|all`.
 #[derive(Clone, Debug)]
 pub struct FieldTest {
     pub field: Box<str>,
     pub tests: Box<[VTest]>,
     /// OR-ed plain `contains` literals merged into one automaton.
-    pub any_contains: Option<AhoCorasick>,
+    pub any_contains: Option<AnyOf>,
     pub all: bool,
     /// `neq`: the item holds when the value tests do not.
     pub negate: bool,
@@ -100,7 +108,7 @@ pub struct FieldTest {
 #[derive(Clone, Debug)]
 pub struct KeywordTest {
     pub tests: Box<[VTest]>,
-    pub any_contains: Option<AhoCorasick>,
+    pub any_contains: Option<AnyOf>,
     pub all: bool,
 }
 
@@ -122,6 +130,8 @@ pub(crate) struct Ctx<'a> {
     /// Names of fields the rule reads, collected while compiling.
     pub fields: Vec<String>,
     pub uses_keywords: bool,
+    /// Non-fatal remarks for the load report.
+    pub warnings: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -585,10 +595,53 @@ fn compile_item(key: &str, value: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleErro
     let mods = parse_mods(key, &mod_names)?;
     // Gather literal contains needles for merging before compiling.
     let merge = !mods.all
-        && mods.kind == Some(Kind::Contains)
+        && matches!(mods.kind, Some(Kind::Contains) | None)
         && mods.enc.is_empty()
         && !mods.fieldref
         && mods.time.is_none();
+    // `|all` with a modifier that turns one value into alternatives
+    // (windash, base64offset, expand): AND over values, OR within each.
+    if mods.all {
+        if let Yaml::Sequence(items) = value {
+            let per_value = items
+                .iter()
+                .map(|v| compile_tests(key, &mods, v, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            if per_value.iter().any(|t| t.len() > 1) {
+                if field.is_empty() {
+                    ctx.uses_keywords = true;
+                } else {
+                    ctx.fields.push(field.to_string());
+                }
+                let nodes: Vec<Node> = per_value
+                    .into_iter()
+                    .map(|tests| {
+                        if field.is_empty() {
+                            Node::Keyword(Box::new(KeywordTest {
+                                tests: tests.into(),
+                                any_contains: None,
+                                all: false,
+                            }))
+                        } else {
+                            Node::Field(Box::new(FieldTest {
+                                field: field.into(),
+                                tests: tests.into(),
+                                any_contains: None,
+                                all: false,
+                                negate: false,
+                            }))
+                        }
+                    })
+                    .collect();
+                let node = and(nodes);
+                return Ok(if mods.neq {
+                    Node::Not(Box::new(node))
+                } else {
+                    node
+                });
+            }
+        }
+    }
     let tests = compile_tests(key, &mods, value, ctx)?;
     let (tests, any_contains) = if merge {
         split_contains(key, &mods, value, tests, ctx)?
@@ -627,7 +680,7 @@ fn split_contains(
     value: &Yaml,
     tests: Vec<VTest>,
     ctx: &Ctx,
-) -> Result<(Vec<VTest>, Option<AhoCorasick>), RuleError> {
+) -> Result<(Vec<VTest>, Option<AnyOf>), RuleError> {
     // Re-derive the literal needles from the source values: the compiled
     // matchers keep only their automata.
     let mut needles = Vec::new();
@@ -645,9 +698,15 @@ fn split_contains(
         for t in texts {
             let variants = if mods.windash { windash(&t) } else { vec![t] };
             for t in variants {
-                let pieces = wrap(parse_wildcards(&t), true, true);
+                let pieces = if mods.kind == Some(Kind::Contains) {
+                    wrap(parse_wildcards(&t), true, true)
+                } else {
+                    parse_wildcards(&t)
+                };
                 match StrMatcher::contains_literal(&pieces) {
-                    Some(lit) if lit.is_ascii() || mods.cased => needles.push(lit.to_string()),
+                    Some(lit) if mods.cased || crate::pattern::folds_as_ascii(lit) => {
+                        needles.push(lit.to_string())
+                    }
                     _ => all_plain = false,
                 }
             }
@@ -665,7 +724,11 @@ fn split_contains(
         .into_iter()
         .filter(|t| !matches!(t, VTest::Str(StrMatcher::Contains(_))))
         .collect();
-    Ok((rest, Some(ac)))
+    let needles = needles
+        .iter()
+        .map(|n| n.to_ascii_lowercase().into())
+        .collect();
+    Ok((rest, Some(AnyOf { ac, needles })))
 }
 
 /// Compile one search identifier's body.
@@ -708,8 +771,8 @@ fn compile_search(name: &str, v: &Yaml, ctx: &mut Ctx, depth: usize) -> Result<N
                 .iter()
                 .all(|x| !matches!(x, Yaml::Mapping(_) | Yaml::Sequence(_)));
             if scalars {
-                // A keyword list.
-                return compile_item("", v, ctx);
+                // A keyword list: substring searches.
+                return compile_item("", &keywordize(v), ctx);
             }
             let mut alts = Vec::with_capacity(seq.len());
             for x in seq {
@@ -717,13 +780,49 @@ fn compile_search(name: &str, v: &Yaml, ctx: &mut Ctx, depth: usize) -> Result<N
             }
             Ok(or(alts))
         }
-        Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_) => compile_item("", v, ctx),
+        Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_) => compile_item("", &keywordize(v), ctx),
         Yaml::Null => Err(RuleError::invalid(name, "search is empty (null)")),
         Yaml::Tagged(_) => Err(RuleError::invalid(name, "tagged YAML value")),
     }
 }
 
+/// Rough evaluation cost, used to try cheap branches first.
+fn cost(n: &Node) -> u32 {
+    fn tests(ts: &[VTest], ac: &Option<AnyOf>) -> u32 {
+        let t: u32 = ts
+            .iter()
+            .map(|t| match t {
+                VTest::Str(StrMatcher::Any | StrMatcher::Exact(_)) => 1,
+                VTest::Str(StrMatcher::Prefix(_) | StrMatcher::Suffix(_)) => 2,
+                VTest::Str(StrMatcher::Contains(_)) => 4,
+                VTest::Str(StrMatcher::Glob { .. }) => 6,
+                VTest::Str(StrMatcher::Regex(_)) => 25,
+                VTest::Num { .. } | VTest::Null | VTest::Exists(_) => 1,
+                VTest::Cidr(_) => 5,
+                VTest::FieldRef { .. } => 10,
+                VTest::Time { .. } => 40,
+            })
+            .sum();
+        t + if ac.is_some() { 6 } else { 0 }
+    }
+    match n {
+        Node::And(xs) | Node::Or(xs) => xs.iter().map(cost).fold(0u32, u32::saturating_add),
+        Node::Not(x) => cost(x),
+        Node::Const(_) => 0,
+        Node::Field(f) => 8u32.saturating_add(tests(&f.tests, &f.any_contains)),
+        Node::Keyword(k) => {
+            200u32.saturating_add(tests(&k.tests, &k.any_contains).saturating_mul(8))
+        }
+    }
+}
+
+/// Order siblings cheapest first; AND/OR are commutative for pure tests.
+fn by_cost(items: &mut [Node]) {
+    items.sort_by_cached_key(cost);
+}
+
 fn and(mut items: Vec<Node>) -> Node {
+    by_cost(&mut items);
     if items.len() == 1 {
         items.pop().unwrap()
     } else {
@@ -732,6 +831,7 @@ fn and(mut items: Vec<Node>) -> Node {
 }
 
 fn or(mut items: Vec<Node>) -> Node {
+    by_cost(&mut items);
     if items.len() == 1 {
         items.pop().unwrap()
     } else {
@@ -757,7 +857,7 @@ fn wrap_str(s: &str) -> String {
         out.push('*');
     }
     out.push_str(s);
-    if !(s.ends_with('*') && !s.ends_with("\\*")) {
+    if !s.ends_with('*') || s.ends_with("\\*") {
         out.push('*');
     }
     out
@@ -779,7 +879,10 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
         };
         match name.as_str() {
             "condition" => condition = Some(v),
-            "timeframe" => {}
+            "timeframe" => ctx.warnings.push(
+                "`detection.timeframe` is ignored (Sigma v1 aggregation; use a correlation rule)"
+                    .into(),
+            ),
             _ => {
                 let node = match v {
                     // Keyword searches: a list of scalars or a bare scalar.
@@ -799,9 +902,13 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
                         let mut m2 = m.clone();
                         for (mk, mv) in m2.iter_mut() {
                             if let Yaml::String(ks) = mk {
+                                // Only plain keyword items (modifiers that
+                                // keep equality semantics) become substring
+                                // searches; `|startswith`, `|re` … keep theirs.
                                 if ks.starts_with('|')
-                                    && !ks.contains("|re")
-                                    && !ks.contains("contains")
+                                    && ks[1..]
+                                        .split('|')
+                                        .all(|m| matches!(m, "all" | "cased" | "windash"))
                                 {
                                     *mv = keywordize(mv);
                                 }
@@ -833,52 +940,181 @@ pub(crate) fn compile_detection(det: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleE
     if conds.is_empty() {
         return Err(RuleError::invalid("condition", "empty list"));
     }
+    let weighted: Vec<(String, Node, usize)> = searches
+        .into_iter()
+        .map(|(n, node)| {
+            let w = weight(&node);
+            (n, node, w)
+        })
+        .collect();
+    let mut builder = Builder {
+        searches: &weighted,
+        budget: ctx.limits.max_values.saturating_mul(10),
+    };
     let mut nodes = Vec::new();
     for c in &conds {
         let cond = parse_condition(c, ctx.limits.max_depth)?;
-        nodes.push(build(&cond, &searches)?);
+        nodes.push(builder.build(&cond)?);
     }
     Ok(or(nodes))
 }
 
-fn build(c: &Cond, searches: &[(String, Node)]) -> Result<Node, ConditionError> {
-    Ok(match c {
-        Cond::Ident(name) => searches
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, node)| node.clone())
-            .ok_or_else(|| ConditionError::UnknownIdent(name.clone()))?,
-        Cond::Quant { all, target } => {
-            let picked: Vec<Node> = searches
-                .iter()
-                .filter(|(n, _)| match target {
-                    Target::Them => !n.starts_with('_'),
-                    Target::Pattern(p) => ident_matches(p, n),
-                })
-                .map(|(_, node)| node.clone())
-                .collect();
-            if picked.is_empty() {
-                return Err(ConditionError::EmptyPattern(match target {
-                    Target::Them => "them".into(),
-                    Target::Pattern(p) => p.clone(),
-                }));
+/// Number of value tests in a tree, to bound copies made by conditions
+/// that reference large searches many times.
+fn weight(n: &Node) -> usize {
+    match n {
+        Node::And(xs) | Node::Or(xs) => xs.iter().map(weight).sum::<usize>() + 1,
+        Node::Not(x) => weight(x) + 1,
+        Node::Const(_) => 1,
+        Node::Field(f) => f.tests.len() + 1,
+        Node::Keyword(k) => k.tests.len() + 1,
+    }
+}
+
+/// Searches by name with their weights, and the remaining copy budget.
+struct Builder<'a> {
+    searches: &'a [(String, Node, usize)],
+    budget: usize,
+}
+
+impl Builder<'_> {
+    fn take(&mut self, node: &Node, w: usize) -> Result<Node, RuleError> {
+        self.budget = self.budget.checked_sub(w).ok_or_else(|| {
+            RuleError::Limit(
+                "the condition copies its searches into more than the allowed number of tests"
+                    .into(),
+            )
+        })?;
+        Ok(node.clone())
+    }
+
+    fn build(&mut self, c: &Cond) -> Result<Node, RuleError> {
+        Ok(match c {
+            Cond::Ident(name) => {
+                let (_, node, w) = self
+                    .searches
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .ok_or_else(|| ConditionError::UnknownIdent(name.clone()))?;
+                self.take(node, *w)?
             }
-            if *all {
-                and(picked)
-            } else {
-                or(picked)
+            Cond::Quant { all, target } => {
+                let mut picked = Vec::new();
+                for (n, node, w) in self.searches.iter() {
+                    let hit = match target {
+                        Target::Them => !n.starts_with('_'),
+                        Target::Pattern(p) => ident_matches(p, n),
+                    };
+                    if hit {
+                        picked.push(self.take(node, *w)?);
+                    }
+                }
+                if picked.is_empty() {
+                    return Err(ConditionError::EmptyPattern(match target {
+                        Target::Them => "them".into(),
+                        Target::Pattern(p) => p.clone(),
+                    })
+                    .into());
+                }
+                if *all {
+                    and(picked)
+                } else {
+                    or(picked)
+                }
             }
+            Cond::Not(inner) => Node::Not(Box::new(self.build(inner)?)),
+            Cond::And(cs) => and(cs.iter().map(|c| self.build(c)).collect::<Result<_, _>>()?),
+            Cond::Or(cs) => or(cs.iter().map(|c| self.build(c)).collect::<Result<_, _>>()?),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Prefilter literals
+
+const MAX_PREFILTER_LITERALS: usize = 4096;
+
+fn str_literal(m: &StrMatcher) -> Option<String> {
+    let lit = match m {
+        StrMatcher::Exact(l) | StrMatcher::Prefix(l) | StrMatcher::Suffix(l) => {
+            l.text.to_ascii_lowercase()
         }
-        Cond::Not(inner) => Node::Not(Box::new(build(inner, searches)?)),
-        Cond::And(cs) => and(cs
+        StrMatcher::Contains(f) => f.needle_lowercase(),
+        StrMatcher::Glob {
+            first,
+            middle,
+            last,
+            ..
+        } => {
+            let mut best = String::new();
+            for cand in first
+                .iter()
+                .map(|l| l.text.to_ascii_lowercase())
+                .chain(middle.iter().map(|f| f.needle_lowercase()))
+                .chain(last.iter().map(|l| l.text.to_ascii_lowercase()))
+            {
+                if cand.len() > best.len() {
+                    best = cand;
+                }
+            }
+            best
+        }
+        StrMatcher::Any | StrMatcher::Regex(_) => return None,
+    };
+    (!lit.is_empty()).then_some(lit)
+}
+
+fn tests_literals(tests: &[VTest], any: &Option<AnyOf>, all: bool) -> Option<Vec<String>> {
+    let per_test = |t: &VTest| match t {
+        VTest::Str(m) => str_literal(m),
+        _ => None,
+    };
+    if all {
+        // Every test must hold: the best single test's literal suffices.
+        return tests
             .iter()
-            .map(|c| build(c, searches))
-            .collect::<Result<_, _>>()?),
-        Cond::Or(cs) => or(cs
-            .iter()
-            .map(|c| build(c, searches))
-            .collect::<Result<_, _>>()?),
-    })
+            .filter_map(per_test)
+            .max_by_key(|l| l.len())
+            .map(|l| vec![l]);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in tests.iter() {
+        out.push(per_test(t)?);
+    }
+    if let Some(a) = any {
+        out.extend(a.needles.iter().map(|n| n.to_string()));
+    }
+    (!out.is_empty() && out.len() <= MAX_PREFILTER_LITERALS).then_some(out)
+}
+
+impl Node {
+    /// Literals (lower-cased) of which at least one occurs, ASCII
+    /// case-insensitively, in the text of some field value of every event
+    /// this node matches (numbers and booleans rendered as text). `None`
+    /// when no such set is known (negations, regexes, numeric tests …).
+    /// This is the basis for a shared multi-rule prefilter.
+    pub fn required_literals(&self) -> Option<Vec<String>> {
+        match self {
+            Node::Field(f) if !f.negate => tests_literals(&f.tests, &f.any_contains, f.all),
+            Node::Keyword(k) => tests_literals(&k.tests, &k.any_contains, k.all),
+            Node::And(xs) => xs
+                .iter()
+                .filter_map(Node::required_literals)
+                // Prefer the set whose shortest literal is longest.
+                .max_by_key(|ls| ls.iter().map(String::len).min().unwrap_or(0)),
+            Node::Or(xs) => {
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    out.extend(x.required_literals()?);
+                    if out.len() > MAX_PREFILTER_LITERALS {
+                        return None;
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1005,9 +1241,9 @@ fn value_test(t: &VTest, v: &Value, event: &Event) -> bool {
 }
 
 #[inline]
-fn ac_hit(ac: &Option<AhoCorasick>, v: &Value) -> bool {
+fn ac_hit(ac: &Option<AnyOf>, v: &Value) -> bool {
     match ac {
-        Some(ac) => with_text(v, |s| ac.is_match(s)).unwrap_or(false),
+        Some(any) => with_text(v, |s| any.ac.is_match(s)).unwrap_or(false),
         None => false,
     }
 }
@@ -1016,7 +1252,7 @@ fn ac_hit(ac: &Option<AhoCorasick>, v: &Value) -> bool {
 fn field_level(t: &VTest, seen_value: bool, seen_null: bool) -> Option<bool> {
     match t {
         VTest::Null => Some(!seen_value || seen_null),
-        VTest::Exists(want) => Some((seen_value && !(seen_null && !seen_value)) == *want),
+        VTest::Exists(want) => Some(seen_value == *want),
         _ => None,
     }
 }
@@ -1041,7 +1277,7 @@ fn eval_field(ft: &FieldTest, event: &Event) -> bool {
 }
 
 /// True when any test (or the automaton) holds for the field.
-fn field_any(field: &str, tests: &[VTest], ac: &Option<AhoCorasick>, event: &Event) -> bool {
+fn field_any(field: &str, tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
     let mut seen_value = false;
     let mut seen_null = false;
     let mut hit = false;
@@ -1065,7 +1301,7 @@ fn field_any(field: &str, tests: &[VTest], ac: &Option<AhoCorasick>, event: &Eve
         .any(|t| field_level(t, seen_value, seen_null) == Some(true))
 }
 
-fn keyword_any(tests: &[VTest], ac: &Option<AhoCorasick>, event: &Event) -> bool {
+fn keyword_any(tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
     let mut hit = false;
     let _ = event.for_each_scalar(&mut |v| {
         if ac_hit(ac, v) || tests.iter().any(|t| value_test(t, v, event)) {

@@ -62,7 +62,6 @@ enum Tok {
     Not,
     Of,
     Them,
-    Pipe,
     Word(String),
 }
 
@@ -76,7 +75,6 @@ impl fmt::Display for Tok {
             Tok::Not => f.write_str("`not`"),
             Tok::Of => f.write_str("`of`"),
             Tok::Them => f.write_str("`them`"),
-            Tok::Pipe => f.write_str("`|`"),
             Tok::Word(w) => write!(f, "`{w}`"),
         }
     }
@@ -94,7 +92,7 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>, ConditionError> {
             c if c.is_whitespace() => {}
             '(' => out.push((Tok::LParen, i)),
             ')' => out.push((Tok::RParen, i)),
-            '|' => out.push((Tok::Pipe, i)),
+            '|' => return Err(ConditionError::Aggregation),
             c if is_word_char(c) => {
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = it.peek() {
@@ -134,7 +132,6 @@ impl Parser {
     }
     fn unexpected(&self, expected: &'static str) -> ConditionError {
         match self.toks.get(self.pos) {
-            Some((Tok::Pipe, _)) => ConditionError::Aggregation,
             Some((t, at)) => ConditionError::Unexpected {
                 found: t.to_string(),
                 at: *at,

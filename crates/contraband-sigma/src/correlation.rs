@@ -66,6 +66,11 @@ pub struct CorrelationCondition {
 }
 
 impl CorrelationCondition {
+    /// `lt`/`lte`: decidable only when a window closes.
+    pub fn is_upper_bound(&self) -> bool {
+        matches!(self.op, CorrOp::Lt | CorrOp::Lte)
+    }
+
     pub fn holds(&self, x: f64) -> bool {
         match self.op {
             CorrOp::Gt => x > self.value,
@@ -416,6 +421,8 @@ struct Entry {
 
 #[derive(Default, Debug)]
 struct Group {
+    /// For upper-bound conditions (`lt`/`lte`): start of the open window.
+    window_start: Option<i64>,
     last_seen: i64,
     entries: VecDeque<Entry>,
 }
@@ -461,6 +468,51 @@ impl CorrelationEngine {
     /// Groups currently held (all correlations).
     pub fn groups(&self) -> usize {
         self.state.iter().map(HashMap::len).sum()
+    }
+
+    /// Event time has reached `now` (ns): judge the `lt`/`lte` windows that
+    /// closed by then. Call periodically in live mode. Correlations that
+    /// fire here are not fed on to chained correlations.
+    pub fn advance(&mut self, now: i64, out: &mut Vec<CorrelationMatch>) {
+        self.close_windows(Some(now), out);
+    }
+
+    /// End of input: judge every open `lt`/`lte` window.
+    pub fn flush(&mut self, out: &mut Vec<CorrelationMatch>) {
+        self.close_windows(None, out);
+    }
+
+    fn close_windows(&mut self, now: Option<i64>, out: &mut Vec<CorrelationMatch>) {
+        for (ci, c) in self.correlations.iter().enumerate() {
+            if !c.condition.is_upper_bound() {
+                continue;
+            }
+            let span = c.timespan_ns;
+            let groups = &mut self.state[ci];
+            let mut closed: Vec<Vec<String>> = groups
+                .iter()
+                .filter(|(_, g)| match (g.window_start, now) {
+                    (Some(start), Some(now)) => now >= start.saturating_add(span),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            closed.sort();
+            for key in closed {
+                if let Some(g) = groups.remove(&key) {
+                    out.extend(judge(
+                        ci,
+                        &c.group_by,
+                        &key,
+                        &g.entries,
+                        c.kind,
+                        c.rules.len(),
+                        &c.condition,
+                    ));
+                }
+            }
+        }
     }
 
     /// Record that rule `rule` matched `event`; push correlations that fire.
@@ -528,6 +580,32 @@ impl CorrelationEngine {
                 self.evicted += 1;
             }
             let g = groups.entry(key.clone()).or_default();
+            if cond.is_upper_bound() {
+                // "Fewer than N": only decidable once the window has closed.
+                // Windows start at the group's first event and are judged
+                // when a later event (or `advance`/`flush`) passes their end.
+                if let Some(start) = g.window_start {
+                    if now >= start.saturating_add(span) {
+                        let closed = std::mem::take(&mut g.entries);
+                        g.window_start = None;
+                        out.extend(judge(ci, &group_fields, &key, &closed, kind, nrules, &cond));
+                    }
+                }
+                if kind.needs_field() && matches!(value, Some(None)) {
+                    continue;
+                }
+                g.window_start.get_or_insert(now);
+                g.last_seen = g.last_seen.max(now);
+                g.entries.push_back(Entry {
+                    time: now,
+                    pos,
+                    value: value.flatten(),
+                });
+                while g.entries.len() > self.limits.max_events_per_group {
+                    g.entries.pop_front();
+                }
+                continue;
+            }
             g.last_seen = g.last_seen.max(now);
             let horizon = g.last_seen.saturating_sub(span);
             g.entries.retain(|e| e.time >= horizon);
@@ -565,6 +643,34 @@ impl CorrelationEngine {
             }
         }
     }
+}
+
+/// Judge a closed window of an upper-bound correlation.
+fn judge(
+    ci: usize,
+    group_fields: &[String],
+    key: &[String],
+    entries: &VecDeque<Entry>,
+    kind: CorrelationType,
+    nrules: usize,
+    cond: &CorrelationCondition,
+) -> Option<CorrelationMatch> {
+    let x = aggregate(kind, entries, nrules, cond.percentile)?;
+    if !cond.holds(x) {
+        return None;
+    }
+    Some(CorrelationMatch {
+        correlation: ci,
+        group: group_fields
+            .iter()
+            .cloned()
+            .zip(key.iter().cloned())
+            .collect(),
+        value: x,
+        events: entries.len(),
+        first_time: entries.iter().map(|e| e.time).min().unwrap_or(0),
+        last_time: entries.iter().map(|e| e.time).max().unwrap_or(0),
+    })
 }
 
 fn aggregate(

@@ -93,3 +93,26 @@ impl fmt::Display for LoadFailure {
 }
 
 impl std::error::Error for LoadFailure {}
+
+/// Something a rule loaded with but that a reviewer should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadWarning {
+    pub path: String,
+    pub document: usize,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)?;
+        if self.document > 0 {
+            write!(f, " (document {})", self.document + 1)?;
+        }
+        if let Some(t) = &self.title {
+            write!(f, ": rule {t:?}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

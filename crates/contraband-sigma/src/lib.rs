@@ -4,6 +4,46 @@
 //!
 //! This crate does no I/O: callers hand it file contents.
 //!
+//! # Using it
+//!
+//! - Load: [`Loader::new`], [`Loader::add_source`] per file (path, text),
+//!   [`Loader::finish`] → [`LoadReport`] (the [`RuleSet`], every
+//!   [`LoadFailure`] with file, document, rule id/title and reason, grouped by
+//!   [`LoadReport::failures_by_kind`], plus [`LoadWarning`]s).
+//! - Match: [`RuleSet::matches_into`] (logsource-indexed), or with a shared
+//!   literal [`Prefilter`] via [`RuleSet::matches_prefiltered`]; engines that
+//!   cache [`RuleSet::candidates`] per logsource use
+//!   [`RuleSet::matches_prefiltered_in`]. For each hit,
+//!   [`RuleSet::matched_fields`] gives the fields and values that matched.
+//! - Correlate: [`CorrelationEngine::new`] over [`RuleSet::correlations`],
+//!   then [`CorrelationEngine::feed`] every (rule, event) match;
+//!   [`RuleSet::emits_alerts`] says whether a base rule's own matches should
+//!   be reported (`generate`).
+//! - Decoders may parse only [`RuleSet::required_fields`] (all fields when
+//!   [`RuleSet::needs_all_fields`]).
+//!
+//! # Semantics chosen where the specification leaves room
+//!
+//! - Matching is ASCII-case-insensitive unless `|cased`; literals with
+//!   cased non-ASCII letters fall back to a Unicode case-insensitive regex.
+//! - `*`/`?` are wildcards in every string value, also with
+//!   `contains`/`startswith`/`endswith`; `\*`, `\?`, `\\` escape; any other
+//!   backslash is literal. `|re` values are regexes (Rust `regex` syntax:
+//!   no look-around or back-references; such rules fail to load with the
+//!   regex error) and are case-sensitive unless `|i`.
+//! - Numbers and booleans compare as their text (`4688` = `"4688"`);
+//!   `lt`/`gt`… compare numerically (numeric strings and `0x` hex accepted).
+//! - `null` matches an absent field or a null (or empty-array) value; `''`
+//!   only the empty string. `|neq` negates the whole item.
+//! - Field-less (keyword) values are substring searches over every scalar.
+//! - Arrays fan out: a field matches when any element matches; `|all` needs
+//!   each value to match some element.
+//! - Correlations evaluate on every fed match, in event time; when the
+//!   condition holds the correlation fires and that group's window restarts.
+//!   `lt`/`lte` conditions ("fewer than") use tumbling windows starting at
+//!   a group's first event, judged when a later event passes the window's
+//!   end or on [`CorrelationEngine::advance`] / [`CorrelationEngine::flush`].
+//!
 //! ```
 //! use contraband_sigma::{Loader, LoadOptions};
 //! let mut loader = Loader::new(LoadOptions::default());
@@ -24,16 +64,18 @@ mod condition;
 mod correlation;
 mod error;
 mod pattern;
+mod prefilter;
 mod rule;
 mod ruleset;
 
 pub use compile::{Cmp, Node};
 pub use condition::{parse_condition, Cond, ConditionError, Target};
 pub use correlation::{
-    CorrelationCondition, CorrelationEngine, CorrelationLimits, CorrelationMatch, CorrelationRule,
-    CorrelationType, RuleRef,
+    CorrOp, CorrelationCondition, CorrelationEngine, CorrelationLimits, CorrelationMatch,
+    CorrelationRule, CorrelationType, RuleRef,
 };
-pub use error::{LoadFailure, RuleError};
+pub use error::{LoadFailure, LoadWarning, RuleError};
+pub use prefilter::{Prefilter, PrefilterScratch};
 pub use rule::{Related, Rule, RuleLogSource, RuleMeta, RuleOrigin};
 pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet};
 
@@ -67,5 +109,17 @@ impl Default for Limits {
             max_file_bytes: 4 * 1024 * 1024,
             max_documents: 256,
         }
+    }
+}
+
+#[cfg(test)]
+mod thread_safety {
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        send_sync::<crate::RuleSet>();
+        send_sync::<crate::Prefilter>();
+        send_sync::<crate::CorrelationEngine>();
     }
 }

@@ -6,7 +6,6 @@
 //! `?` or non-ASCII case folding needs one. Case folding happens here, at
 //! compile time; matching never allocates.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use memchr::memmem;
 use regex::{Regex, RegexBuilder};
 
@@ -152,58 +151,143 @@ impl Lit {
     }
 }
 
-/// Substring search: memmem when case matters, an ASCII-case-insensitive
-/// automaton otherwise.
+/// Substring search: memmem when case matters; otherwise a scan for the
+/// needle's rarest byte (both cases, with memchr2) and a folded compare.
 #[derive(Clone, Debug)]
 pub enum Finder {
-    Cased(memmem::Finder<'static>),
-    Folded(AhoCorasick),
+    Cased(Box<memmem::Finder<'static>>),
+    Folded(FoldedFinder),
+}
+
+/// ASCII-case-insensitive single-needle search.
+#[derive(Clone, Debug)]
+pub struct FoldedFinder {
+    /// Lower-cased needle.
+    needle: Box<[u8]>,
+    /// Offset in the needle of the byte we scan for.
+    pos: usize,
+    lo: u8,
+    up: u8,
+}
+
+/// Rough commonness of a byte in command lines and paths (higher = more
+/// common); used to pick the anchor byte to scan for.
+fn commonness(b: u8) -> u8 {
+    match b {
+        b' ' => 250,
+        b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 220,
+        b'a'..=b'z' => 180,
+        b'\\' | b'/' | b'.' | b'-' | b':' | b'_' => 170,
+        b'0'..=b'9' => 150,
+        _ => 60,
+    }
+}
+
+impl FoldedFinder {
+    fn new(needle: &str) -> FoldedFinder {
+        let needle: Box<[u8]> = needle.to_ascii_lowercase().into_bytes().into();
+        let pos = (0..needle.len())
+            .min_by_key(|&i| commonness(needle[i]))
+            .unwrap_or(0);
+        let lo = needle.get(pos).copied().unwrap_or(0);
+        FoldedFinder {
+            pos,
+            lo,
+            up: lo.to_ascii_uppercase(),
+            needle,
+        }
+    }
+
+    /// Start offset of the first occurrence.
+    #[inline]
+    pub fn find(&self, hay: &[u8]) -> Option<usize> {
+        let n = self.needle.len();
+        if n == 0 {
+            return Some(0);
+        }
+        if hay.len() < n {
+            return None;
+        }
+        // Only anchor positions that leave room for the whole needle.
+        let window = &hay[self.pos..hay.len() - (n - 1 - self.pos)];
+        for i in memchr::memchr2_iter(self.lo, self.up, window) {
+            let start = i;
+            if hay[start..start + n].eq_ignore_ascii_case(&self.needle) {
+                return Some(start);
+            }
+        }
+        None
+    }
 }
 
 impl Finder {
     pub fn new(needle: &str, ci: bool) -> Result<Finder, RuleError> {
         if ci {
-            let ac = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostFirst)
-                .build([needle])
-                .map_err(|e| RuleError::Limit(format!("substring automaton: {e}")))?;
-            Ok(Finder::Folded(ac))
+            Ok(Finder::Folded(FoldedFinder::new(needle)))
         } else {
-            Ok(Finder::Cased(
+            Ok(Finder::Cased(Box::new(
                 memmem::Finder::new(needle.as_bytes()).into_owned(),
-            ))
+            )))
         }
     }
+    /// The needle, lower-cased.
+    pub fn needle_lowercase(&self) -> String {
+        let b = match self {
+            Finder::Cased(f) => f.needle(),
+            Finder::Folded(f) => &f.needle,
+        };
+        String::from_utf8_lossy(b).to_ascii_lowercase()
+    }
+
     /// End offset of the first occurrence in `hay`.
     #[inline]
     pub fn find_end(&self, hay: &[u8]) -> Option<usize> {
         match self {
             Finder::Cased(f) => f.find(hay).map(|i| i + f.needle().len()),
-            Finder::Folded(ac) => ac.find(hay).map(|m| m.end()),
+            Finder::Folded(f) => f.find(hay).map(|i| i + f.needle.len()),
         }
     }
     #[inline]
     pub fn is_match(&self, hay: &[u8]) -> bool {
         match self {
             Finder::Cased(f) => f.find(hay).is_some(),
-            Finder::Folded(ac) => ac.is_match(hay),
+            Finder::Folded(f) => f.find(hay).is_some(),
         }
     }
+}
+
+/// True when ASCII case folding compares `s` exactly as full Unicode
+/// folding would: every non-ASCII character is caseless (emoji, dashes, CJK).
+pub fn folds_as_ascii(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_ascii()
+            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+    })
 }
 
 fn needs_regex(pieces: &[Piece], ci: bool) -> bool {
     pieces.iter().any(|p| match p {
         Piece::Quest => true,
-        // ASCII folding is only exact for ASCII text.
-        Piece::Lit(s) => ci && !s.is_ascii(),
+        // ASCII folding is exact unless a non-ASCII letter has case forms.
+        Piece::Lit(s) => ci && !folds_as_ascii(s),
         Piece::Star => false,
     })
 }
 
-/// Render pieces as an anchored regex.
+/// Render pieces as a regex, anchored only where no star stands at the end.
 pub fn pieces_to_regex(pieces: &[Piece]) -> String {
-    let mut re = String::from("^");
+    let mut re = String::new();
+    let mut pieces = pieces;
+    let open_start = pieces.first() == Some(&Piece::Star);
+    let open_end = pieces.len() > 1 && pieces.last() == Some(&Piece::Star);
+    if open_start {
+        pieces = &pieces[1..];
+    } else {
+        re.push('^');
+    }
+    if open_end {
+        pieces = &pieces[..pieces.len() - 1];
+    }
     for p in pieces {
         match p {
             Piece::Lit(s) => re.push_str(&regex::escape(s)),
@@ -211,7 +295,9 @@ pub fn pieces_to_regex(pieces: &[Piece]) -> String {
             Piece::Quest => re.push_str("(?s:.)"),
         }
     }
-    re.push('$');
+    if !open_end {
+        re.push('$');
+    }
     re
 }
 
@@ -416,7 +502,7 @@ mod tests {
         );
         assert_eq!(
             parse_wildcards(r"C:\Windows\*"),
-            vec![Piece::Lit("C:\\Windows\\".into()), Piece::Star]
+            vec![Piece::Lit("C:\\Windows*".into())]
         );
         assert_eq!(
             parse_wildcards(r"C:\Windows\x"),

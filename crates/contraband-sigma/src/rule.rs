@@ -48,6 +48,8 @@ pub struct RuleMeta {
     pub date: Option<String>,
     pub modified: Option<String>,
     pub license: Option<String>,
+    pub taxonomy: Option<String>,
+    pub scope: Vec<String>,
     pub references: Vec<String>,
     pub tags: Vec<String>,
     pub falsepositives: Vec<String>,
@@ -76,6 +78,22 @@ pub struct Rule {
     /// The detection has field-less keyword searches (needs every field).
     pub uses_keywords: bool,
     pub(crate) detection: Node,
+}
+
+impl Rule {
+    /// The compiled detection tree.
+    pub fn detection(&self) -> &Node {
+        &self.detection
+    }
+
+    /// `id`, else `name`, else `title`: how reports should name the rule.
+    pub fn label(&self) -> &str {
+        self.meta
+            .id
+            .as_deref()
+            .or(self.meta.name.as_deref())
+            .unwrap_or(&self.meta.title)
+    }
 }
 
 pub(crate) fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Yaml> {
@@ -149,6 +167,8 @@ pub(crate) fn parse_meta(map: &Mapping, need_logsource: bool) -> Result<RuleMeta
         date: opt_text(map, "date")?,
         modified: opt_text(map, "modified")?,
         license: opt_text(map, "license")?,
+        taxonomy: opt_text(map, "taxonomy")?,
+        scope: text_list(map, "scope")?,
         references: text_list(map, "references")?,
         tags: text_list(map, "tags")?,
         falsepositives: text_list(map, "falsepositives")?,

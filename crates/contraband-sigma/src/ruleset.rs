@@ -11,18 +11,41 @@ use crate::compile::{compile_detection, Ctx, Node};
 use crate::correlation::{
     parse_correlation, resolve_correlation, CorrelationRule, RuleRef, UnresolvedCorrelation,
 };
-use crate::error::{LoadFailure, RuleError};
+use crate::error::{LoadFailure, LoadWarning, RuleError};
 use crate::rule::{
     doc_kind, documents, ident_of, parse_meta, text_list, DocKind, Rule, RuleOrigin,
 };
 use crate::Limits;
 
 /// Options for loading rules.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub limits: Limits,
     /// Values for `|expand` placeholders: `name` (without `%`) → values.
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Umbrella categories of the Sigma taxonomy: specific category → the
+    /// category that covers it. A rule for the umbrella (`registry_event`)
+    /// also sees events of each specific one (`registry_set`, …).
+    pub category_parents: HashMap<String, String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        let parents = [
+            "registry_add",
+            "registry_delete",
+            "registry_set",
+            "registry_rename",
+        ]
+        .into_iter()
+        .map(|child| (child.to_string(), "registry_event".to_string()))
+        .collect();
+        LoadOptions {
+            limits: Limits::default(),
+            placeholders: HashMap::new(),
+            category_parents: parents,
+        }
+    }
 }
 
 /// A field of the event that contributed to a match.
@@ -64,17 +87,30 @@ fn key_of(v: &Option<Arc<str>>) -> String {
 }
 
 impl RuleSet {
-    fn build(rules: Vec<Rule>, correlations: Vec<CorrelationRule>) -> RuleSet {
+    fn build(
+        rules: Vec<Rule>,
+        correlations: Vec<CorrelationRule>,
+        category_parents: &HashMap<String, String>,
+    ) -> RuleSet {
         let mut index: Index = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
-            index
-                .entry(key_of(&r.logsource.product))
-                .or_default()
-                .entry(key_of(&r.logsource.category))
-                .or_default()
-                .entry(key_of(&r.logsource.service))
-                .or_default()
-                .push(i as u32);
+            let category = key_of(&r.logsource.category);
+            // A rule for an umbrella category is indexed under each specific
+            // category too, so events of those find it at no extra cost.
+            let children = category_parents
+                .iter()
+                .filter(|(_, parent)| parent.eq_ignore_ascii_case(&category))
+                .map(|(child, _)| child.to_ascii_lowercase());
+            for category in std::iter::once(category.clone()).chain(children) {
+                index
+                    .entry(key_of(&r.logsource.product))
+                    .or_default()
+                    .entry(category)
+                    .or_default()
+                    .entry(key_of(&r.logsource.service))
+                    .or_default()
+                    .push(i as u32);
+            }
         }
         let mut silenced = vec![false; rules.len()];
         for c in &correlations {
@@ -181,6 +217,16 @@ impl RuleSet {
         out[start..].sort_unstable();
     }
 
+    /// Append the rules of a cached candidate list (see [`RuleSet::candidates`])
+    /// that match `event`, in the list's order. Skips the logsource lookup.
+    pub fn matches_in(&self, candidates: &[u32], event: &Event, out: &mut Vec<u32>) {
+        for &i in candidates {
+            if self.rules[i as usize].detection.eval(event) {
+                out.push(i);
+            }
+        }
+    }
+
     /// Indices of every rule matching `event`.
     pub fn matches(&self, event: &Event) -> Vec<u32> {
         let mut out = Vec::new();
@@ -199,6 +245,14 @@ impl RuleSet {
             .collect()
     }
 
+    /// Prefilter literals for rule `index`: when `Some`, the rule can only
+    /// match events where one of these (lower-case) literals occurs ASCII
+    /// case-insensitively in some field value's text. See
+    /// [`Node::required_literals`].
+    pub fn required_literals(&self, index: usize) -> Option<Vec<String>> {
+        self.rules[index].detection.required_literals()
+    }
+
     /// Every field name some rule reads (including correlation group-by
     /// and value fields). Decoders may parse only these.
     pub fn required_fields(&self) -> BTreeSet<String> {
@@ -215,6 +269,19 @@ impl RuleSet {
             }
         }
         out
+    }
+
+    /// Field names needed by the rules whose logsource admits `ls`, and
+    /// whether any of them needs every field (keyword searches).
+    pub fn required_fields_for(&self, ls: &LogSource) -> (BTreeSet<String>, bool) {
+        let mut fields = BTreeSet::new();
+        let mut all = false;
+        for i in self.candidates(ls) {
+            let r = &self.rules[i as usize];
+            fields.extend(r.fields_used.iter().cloned());
+            all |= r.uses_keywords;
+        }
+        (fields, all)
     }
 
     /// True when some rule has keyword searches (which read every field).
@@ -238,6 +305,9 @@ pub struct LoadReport {
     pub files: usize,
     /// Rule/correlation/filter documents seen.
     pub documents: usize,
+    /// Rules that loaded with remarks (ignored constructs, catch-all
+    /// logsources, deprecated status).
+    pub warnings: Vec<LoadWarning>,
     /// Time spent parsing and compiling.
     pub elapsed: Duration,
 }
@@ -295,6 +365,7 @@ pub struct Loader {
     correlations: Vec<(RuleOrigin, UnresolvedCorrelation)>,
     filters: Vec<PendingFilter>,
     failures: Vec<LoadFailure>,
+    warnings: Vec<LoadWarning>,
     /// Rules that failed, by id and name, so references to them say why.
     failed_refs: HashMap<String, String>,
     files: usize,
@@ -310,6 +381,7 @@ impl Loader {
             correlations: Vec::new(),
             filters: Vec::new(),
             failures: Vec::new(),
+            warnings: Vec::new(),
             failed_refs: HashMap::new(),
             files: 0,
             documents: 0,
@@ -319,12 +391,10 @@ impl Loader {
 
     fn fail(&mut self, path: &Arc<str>, document: usize, doc: Option<&Yaml>, error: RuleError) {
         let (id, title) = doc.map(ident_of).unwrap_or_default();
-        if let Some(doc) = doc {
-            if let Yaml::Mapping(m) = doc {
-                for key in ["id", "name"] {
-                    if let Some(Yaml::String(s)) = m.get(key) {
-                        self.failed_refs.insert(s.clone(), error.to_string());
-                    }
+        if let Some(Yaml::Mapping(m)) = doc {
+            for key in ["id", "name"] {
+                if let Some(Yaml::String(s)) = m.get(key) {
+                    self.failed_refs.insert(s.clone(), error.to_string());
                 }
             }
         }
@@ -371,7 +441,18 @@ impl Loader {
             };
             let Yaml::Mapping(map) = &doc else { continue };
             let result = match doc_kind(map) {
-                DocKind::Rule => self.compile_rule(map, origin).map(|r| self.rules.push(r)),
+                DocKind::Rule => self.compile_rule(map, origin).map(|(r, warnings)| {
+                    for message in warnings {
+                        self.warnings.push(LoadWarning {
+                            path: path.to_string(),
+                            document: i,
+                            id: r.meta.id.clone(),
+                            title: Some(r.meta.title.clone()),
+                            message,
+                        });
+                    }
+                    self.rules.push(r)
+                }),
                 DocKind::Correlation => {
                     parse_correlation(map).map(|c| self.correlations.push((origin, c)))
                 }
@@ -386,7 +467,11 @@ impl Loader {
         self.elapsed += started.elapsed();
     }
 
-    fn compile_rule(&self, map: &Mapping, origin: RuleOrigin) -> Result<Rule, RuleError> {
+    fn compile_rule(
+        &self,
+        map: &Mapping,
+        origin: RuleOrigin,
+    ) -> Result<(Rule, Vec<String>), RuleError> {
         let meta = parse_meta(map, true)?;
         let det = map
             .get("detection")
@@ -396,19 +481,31 @@ impl Loader {
             placeholders: &self.opts.placeholders,
             fields: Vec::new(),
             uses_keywords: false,
+            warnings: Vec::new(),
         };
         let detection = compile_detection(det, &mut ctx)?;
         let mut fields = ctx.fields;
         fields.sort();
         fields.dedup();
-        Ok(Rule {
+        let mut warnings = ctx.warnings;
+        let ls = &meta.logsource;
+        if ls.product.is_none() && ls.category.is_none() && ls.service.is_none() {
+            warnings.push(
+                "logsource names no product, category or service: the rule sees every event".into(),
+            );
+        }
+        if let Some(status @ ("deprecated" | "unsupported")) = meta.status.as_deref() {
+            warnings.push(format!("status is `{status}`"));
+        }
+        let rule = Rule {
             logsource: meta.logsource.to_logsource(),
             meta,
             origin,
             fields_used: fields,
             uses_keywords: ctx.uses_keywords,
             detection,
-        })
+        };
+        Ok((rule, warnings))
     }
 
     fn compile_filter(
@@ -431,6 +528,7 @@ impl Loader {
             placeholders: &self.opts.placeholders,
             fields: Vec::new(),
             uses_keywords: false,
+            warnings: Vec::new(),
         };
         let node = compile_detection(&Yaml::Mapping(det), &mut ctx)?;
         Ok(PendingFilter {
@@ -533,11 +631,12 @@ impl Loader {
                 error: e,
             });
         }
-        let ruleset = RuleSet::build(rules, correlations);
+        let ruleset = RuleSet::build(rules, correlations, &self.opts.category_parents);
         self.elapsed += started.elapsed();
         LoadReport {
             ruleset,
             failures: self.failures,
+            warnings: self.warnings,
             files: self.files,
             documents: self.documents,
             elapsed: self.elapsed,

@@ -4,14 +4,12 @@ mod common;
 
 #[test]
 fn sigmahq_corpus_loads() {
-    let Some(root) = common::corpora() else {
-        eprintln!("corpus not found; skipping");
-        return;
-    };
+    let root = common::corpora();
     let report = common::load_corpus(&root);
     for f in &report.failures {
         println!("FAIL {f}");
     }
+    println!("{} warnings", report.warnings.len());
     for (kind, fs) in report.failures_by_kind() {
         println!("{kind}: {}", fs.len());
     }
@@ -25,6 +23,17 @@ fn sigmahq_corpus_loads() {
         report.elapsed,
         report.ruleset.logsources().len(),
         report.ruleset.required_fields().len(),
+    );
+    let with_literals = (0..report.ruleset.len())
+        .filter(|&i| report.ruleset.required_literals(i).is_some())
+        .count();
+    println!(
+        "{with_literals} of {} rules have prefilter literals",
+        report.ruleset.len()
+    );
+    assert!(
+        with_literals * 10 > report.ruleset.len() * 8,
+        "prefilter coverage fell: {with_literals}"
     );
     assert!(
         report.documents > 3000,

@@ -367,7 +367,11 @@ fn decode_image_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(),
     }
     if let Some(id) = id {
         // podman writes the id without its algorithm
-        let id = if is_hex64(&id) { format!("sha256:{id}") } else { id };
+        let id = if is_hex64(&id) {
+            format!("sha256:{id}")
+        } else {
+            id
+        };
         fields.entry("ImageDigest").or_insert(id.into());
     }
     out.push(finish(fields, ctx, time, None));

@@ -20,10 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Hunt through telemetry files (offline). Directories are walked;
     /// `-` reads standard input; gzip is decompressed transparently.
-    Hunt(HuntArgs),
+    Hunt(Box<HuntArgs>),
     /// Watch live telemetry: container engines, auditd, the Kubernetes audit
     /// webhook. Runs until interrupted (SIGINT/SIGTERM), then prints a summary.
-    Watch(WatchArgs),
+    Watch(Box<WatchArgs>),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),

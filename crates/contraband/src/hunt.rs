@@ -12,16 +12,19 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use contraband_engine::{Alert, Level, Scratch};
+use contraband_engine::{Alert, ContainerIndex, Level, ProcessAttributor, Scratch};
 use contraband_event::Event;
 use contraband_event::{parse_time, Timestamp};
-use contraband_sources::{DecodeError, Options};
+use contraband_sources::{DecodeError, Format, Options};
 
 use crate::cli::HuntArgs;
 use crate::pipeline::Collector;
 use crate::progress::Progress;
 use crate::summary::Summary;
 use contraband_engine::load::load_engine;
+
+/// Process ids tracked per input for container attribution.
+const PIDS_PER_INPUT: usize = 65_536;
 
 enum Message {
     Alert(Box<Alert>),
@@ -52,6 +55,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     let files = collect_inputs(&args.paths)?;
     let (engine, load) = load_engine(&args.rules.sources())?;
     let engine = Arc::new(engine);
+    let containers = Arc::new(index_containers(&files, &options));
     let mut collector = Collector::new(&engine, &args.output)?;
 
     let threads = args
@@ -74,6 +78,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         let tx = tx.clone();
         let options = options.clone();
         let events_total = Arc::clone(&events_total);
+        let containers = Arc::clone(&containers);
         workers.push(std::thread::spawn(move || {
             let mut scratch = Scratch::default();
             let mut hits = Vec::new();
@@ -81,15 +86,18 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                 let next = queue.lock().ok().and_then(|mut q| q.next());
                 let Some(path) = next else { break };
                 let mut events = 0u64;
+                let mut attributor =
+                    ProcessAttributor::new(Arc::clone(&containers), PIDS_PER_INPUT);
                 for item in contraband_sources::open(&path, &options) {
                     match item {
-                        Ok(event) => {
+                        Ok(mut event) => {
                             events += 1;
                             if from.is_some_and(|f| event.time < f)
                                 || to.is_some_and(|t| event.time > t)
                             {
                                 continue;
                             }
+                            attributor.enrich(&mut event);
                             engine.detect(&event, &mut scratch, &mut hits);
                             for hit in hits.drain(..) {
                                 if engine.feeds_correlation(hit.rule) {
@@ -173,6 +181,24 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         bail!("stopping at the first decode error (--strict): {e}");
     }
     Ok(if failed_on { 1 } else { 0 })
+}
+
+/// The enrich stage's knowledge: every container described by an inspect
+/// result among the inputs, read before the hunt so that process events in
+/// any file can be tied to the container they ran in.
+fn index_containers(files: &[PathBuf], options: &Options) -> ContainerIndex {
+    let mut index = ContainerIndex::new();
+    for path in files.iter().filter(|p| p.as_os_str() != "-") {
+        let events = contraband_sources::open(path, options);
+        if events.format() != Some(Format::DockerInspect) {
+            continue;
+        }
+        // Decode errors are reported by the main pass; here they are skipped.
+        for event in events.flatten() {
+            index.learn(&event);
+        }
+    }
+    index
 }
 
 fn parse_bound(flag: &str, value: Option<&str>) -> Result<Option<Timestamp>> {

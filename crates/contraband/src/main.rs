@@ -28,8 +28,8 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Hunt(args) => hunt::run(args),
-        Command::Watch(args) => watch::run(args),
+        Command::Hunt(args) => hunt::run(*args),
+        Command::Watch(args) => watch::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Ads(cmd) => ads::run(cmd),
     }

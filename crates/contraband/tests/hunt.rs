@@ -8,6 +8,34 @@ use common::{contraband, contraband_with_stdin, corpora, fired};
 
 const DOCKER_PRIVILEGED: &str = r#"{"status":"create","id":"c0ffee","from":"busybox","Type":"container","Action":"create","Actor":{"ID":"c0ffee","Attributes":{"image":"busybox","name":"cb-x"}},"scope":"local","time":1700000000,"timeNano":1700000000000000000}"#;
 
+/// A temp dir holding one rule and one Docker create event, and the
+/// `hunt` arguments that judge the one with the other.
+struct OneEvent {
+    _dir: tempfile::TempDir,
+    input: String,
+    rules: String,
+}
+
+impl OneEvent {
+    fn new() -> OneEvent {
+        let dir = tempfile::tempdir().unwrap();
+        write_rule(dir.path());
+        let input = dir.path().join("events.jsonl");
+        std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
+        OneEvent {
+            input: input.to_str().unwrap().to_string(),
+            rules: dir.path().join("create.yml").to_str().unwrap().to_string(),
+            _dir: dir,
+        }
+    }
+
+    /// `hunt INPUT --rules RULE --no-builtin EXTRA...`
+    fn hunt(&self, extra: &[&str]) -> common::Run {
+        let base = ["hunt", &self.input, "--rules", &self.rules, "--no-builtin"];
+        contraband(&[&base[..], extra].concat())
+    }
+}
+
 fn write_rule(dir: &std::path::Path) {
     std::fs::write(
         dir.join("create.yml"),
@@ -103,12 +131,7 @@ fn sigmahq_kubernetes_rules_fire_on_falco_audit_traces() {
     let hostpath = run
         .alerts()
         .into_iter()
-        .find(|a| {
-            a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .ends_with("create_nginx_pod_sensitive_mount.json")
-        })
+        .find(|a| common::file_name(a) == "create_nginx_pod_sensitive_mount.json")
         .unwrap();
     assert_eq!(hostpath["matched"]["hostPath"], "/etc");
     assert_eq!(hostpath["rule"]["level"], "low");
@@ -150,58 +173,20 @@ fn malformed_lines_are_reported_and_skipped() {
 
 #[test]
 fn fail_on_level_sets_exit_status() {
-    let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
-    let base = [
-        "hunt",
-        input.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--no-builtin",
-    ];
-    assert_eq!(
-        contraband(&[&base[..], &["--fail-on", "high"]].concat()).status,
-        1
-    );
-    assert_eq!(
-        contraband(&[&base[..], &["--fail-on", "critical"]].concat()).status,
-        0
-    );
-    let filtered = contraband(&[&base[..], &["--min-level", "critical"]].concat());
+    let one = OneEvent::new();
+    assert_eq!(one.hunt(&["--fail-on", "high"]).status, 1);
+    assert_eq!(one.hunt(&["--fail-on", "critical"]).status, 0);
+    let filtered = one.hunt(&["--min-level", "critical"]);
     assert_eq!(filtered.status, 0);
     assert!(filtered.alerts().is_empty());
-    assert_eq!(
-        contraband(&[&base[..], &["--min-level", "severe"]].concat()).status,
-        2
-    );
+    assert_eq!(one.hunt(&["--min-level", "severe"]).status, 2);
 }
 
 #[test]
 fn time_window_filters_by_event_time() {
-    let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
-    let base = [
-        "hunt",
-        input.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--no-builtin",
-    ];
-    let after = contraband(&[&base[..], &["--from", "2023-11-15"]].concat());
-    assert!(after.alerts().is_empty());
-    let within = contraband(
-        &[
-            &base[..],
-            &["--from", "2023-11-14", "--to", "2023-11-15T00:00:00Z"],
-        ]
-        .concat(),
-    );
+    let one = OneEvent::new();
+    assert!(one.hunt(&["--from", "2023-11-15"]).alerts().is_empty());
+    let within = one.hunt(&["--from", "2023-11-14", "--to", "2023-11-15T00:00:00Z"]);
     assert_eq!(within.alerts().len(), 1);
     assert_eq!(within.alerts()[0]["time"], "2023-11-14T22:13:20Z");
 }
@@ -245,24 +230,11 @@ fn stdin_and_gzip_inputs() {
 
 #[test]
 fn every_output_format_is_accepted() {
+    let one = OneEvent::new();
     let dir = tempfile::tempdir().unwrap();
-    write_rule(dir.path());
-    let input = dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
-    let rules = dir.path().join("create.yml");
     for format in ["table", "jsonl", "json", "csv", "ocsf", "falco"] {
         let out = dir.path().join(format!("out.{format}"));
-        let run = contraband(&[
-            "hunt",
-            input.to_str().unwrap(),
-            "--rules",
-            rules.to_str().unwrap(),
-            "--no-builtin",
-            "--format",
-            format,
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let run = one.hunt(&["--format", format, "--output", out.to_str().unwrap()]);
         assert_eq!(run.status, 0, "{format}: {}", run.stderr);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("Container created"), "{format}: {text}");
@@ -278,4 +250,96 @@ fn missing_input_is_an_error_naming_the_path() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
+    let traces = corpora().join("falco/test/trace_files/k8s_audit");
+    let run = contraband(&[
+        "hunt",
+        traces.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--no-dedup",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let mut got: Vec<(String, String)> = run
+        .alerts()
+        .iter()
+        .map(|a| {
+            let file = common::file_name(a);
+            (file, a["rule"]["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    got.sort();
+    const PRIVILEGED: &str = "e771c89e-301f-41af-9539-348381b30420";
+    const HOSTPATH: &str = "5bd14287-3411-4c2e-8a2a-7460c181cedd";
+    const HOST_NAMESPACE: &str = "436d63ea-636b-4d69-9ea6-7b5622f2e952";
+    const SHELL_IN_POD: &str = "add1341d-2265-44a9-8d1b-0c3e508bf086";
+    let want: Vec<(String, String)> = [
+        ("attach_pod.json", SHELL_IN_POD),
+        ("create_nginx_pod_hostnetwork.json", HOST_NAMESPACE),
+        (
+            "create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json",
+            PRIVILEGED,
+        ),
+        ("create_nginx_pod_privileged.json", PRIVILEGED),
+        ("create_nginx_pod_privileged_2nd_container.json", PRIVILEGED),
+        ("create_nginx_pod_sensitive_mount.json", HOSTPATH),
+        (
+            "create_nginx_pod_sensitive_mount_2nd_container.json",
+            HOSTPATH,
+        ),
+        ("exec_pod.json", SHELL_IN_POD),
+    ]
+    .iter()
+    .map(|(f, r)| (f.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let privileged = run
+        .alerts()
+        .into_iter()
+        .find(|a| common::file_name(a) == "create_nginx_pod_privileged.json")
+        .unwrap();
+    assert_eq!(privileged["strategy"]["id"], "ADS-0003");
+    assert_eq!(privileged["container"]["privileged"], true);
+    assert_eq!(
+        privileged["matched"]["requestObject.spec.containers.securityContext.privileged"],
+        true
+    );
+}
+
+#[test]
+fn placeholder_file_overrides_the_pack_defaults() {
+    const UNAPPROVED_REGISTRY: &str = "3a163a69-cb05-4de5-9130-cde81178d2c2";
+    let events = common::workspace().join("samples/docker-events.jsonl");
+    let fires = |extra: &[&str]| {
+        let base = ["hunt", events.to_str().unwrap(), "--format", "jsonl"];
+        let run = contraband(&[&base[..], extra].concat());
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        run.alerts()
+            .iter()
+            .any(|a| a["rule"]["id"] == UNAPPROVED_REGISTRY)
+    };
+    assert!(
+        fires(&[]),
+        "the recorded pull from 127.0.0.1:5001 is off the default list"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.yml");
+    std::fs::write(
+        &file,
+        "approved_registries: ['127.0.0.1:5000', '127.0.0.1:5001']\n",
+    )
+    .unwrap();
+    assert!(!fires(&["--placeholders", file.to_str().unwrap()]));
+    std::fs::write(&file, "approved_registries: not-a-list\n").unwrap();
+    let bad = contraband(&[
+        "hunt",
+        events.to_str().unwrap(),
+        "--placeholders",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status, 2);
+    assert!(bad.stderr.contains("site.yml"), "{}", bad.stderr);
 }
