@@ -274,7 +274,14 @@ struct State<'e> {
 impl State<'_> {
     fn handle(&mut self, msg: Msg, collector: &mut Collector<'_>) -> Result<()> {
         match msg {
-            Msg::Event(event) => self.event(*event, collector),
+            Msg::Event(mut event) => {
+                // engines and auditd on this machine: the events happened here
+                if event.host.is_none() {
+                    event.host.clone_from(&self.host);
+                }
+                self.event(*event, collector)
+            }
+            // webhook batches come from an apiserver, wherever it runs
             Msg::Batch(events) => {
                 for event in events {
                     self.event(event, collector)?;
@@ -311,9 +318,6 @@ impl State<'_> {
 
     fn event(&mut self, mut event: Event, collector: &mut Collector<'_>) -> Result<()> {
         self.events += 1;
-        if event.host.is_none() {
-            event.host.clone_from(&self.host);
-        }
         let id = event.container.as_ref().and_then(|c| c.id.clone());
         if let Some(id) = &id {
             if let Some(cached) = self.cache.get(id) {
