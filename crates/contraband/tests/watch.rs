@@ -641,14 +641,11 @@ fn post(addr: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Strin
     (status, body)
 }
 
-/// `contraband watch --k8s-audit-webhook 127.0.0.1:0 --format jsonl ARGS`
-/// with the test token, and the address it listens on.
+/// `contraband watch --k8s-audit-webhook 127.0.0.1:0 ARGS` with the test
+/// token (alerts as JSON Lines unless ARGS say otherwise: stdout is a pipe),
+/// and the address it listens on.
 fn watch_webhook(args: &[&str]) -> (Watch, String) {
-    let all = [
-        &["--k8s-audit-webhook", "127.0.0.1:0", "--format", "jsonl"],
-        args,
-    ]
-    .concat();
+    let all = [&["--k8s-audit-webhook", "127.0.0.1:0"], args].concat();
     let mut watch = Watch::start(&all, &[("CONTRABAND_TOKEN", TOKEN)]);
     let line = watch.wait_log("webhook listening on http://", Duration::from_secs(20));
     let addr = line
@@ -1125,4 +1122,46 @@ fn k8s_audit_webhook_pushes_back_when_the_pipeline_stalls() {
     }
     watch.stop();
     assert!(reader.join().unwrap() >= 1);
+}
+
+#[test]
+fn sigterm_closes_the_output_and_min_level_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.json");
+    let out_arg = out.to_str().unwrap().to_string();
+    let traces = falco_traces();
+    let body = event_list(&traces);
+    let mut by_level = BTreeMap::new();
+    for min_level in ["informational", "high"] {
+        let (watch, addr) = watch_webhook(&[
+            "--format",
+            "json",
+            "--output",
+            &out_arg,
+            "--min-level",
+            min_level,
+            "--no-dedup",
+        ]);
+        assert_eq!(post(&addr, "/", Some(TOKEN), &body).0, 200);
+        std::thread::sleep(Duration::from_millis(1500));
+        let log = watch.stop();
+        // a JSON array, closed on SIGTERM
+        let text = std::fs::read_to_string(&out).unwrap();
+        let alerts: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!("--format json output is not a closed array ({e}):\n{text}\n{log}")
+        });
+        assert!(log.contains("alerts"), "{log}");
+        by_level.insert(min_level, alerts);
+    }
+    let all = &by_level["informational"];
+    let high = &by_level["high"];
+    assert!(
+        !high.is_empty() && high.len() < all.len(),
+        "{} vs {}",
+        high.len(),
+        all.len()
+    );
+    assert!(high
+        .iter()
+        .all(|a| matches!(a["rule"]["level"].as_str(), Some("high" | "critical"))));
 }
