@@ -19,10 +19,13 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 
 use contraband_event::Event;
-use contraband_sources::{Decoder, Format, Options};
+use contraband_sources::{DecodeError, Decoder, Format, Options};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::{log, Msg};
+
+/// One request's events and the items that could not be decoded.
+type Batch = (Vec<Event>, Vec<DecodeError>);
 
 pub struct WebhookConfig {
     pub addr: SocketAddr,
@@ -92,11 +95,16 @@ pub fn start(config: WebhookConfig, tx: SyncSender<Msg>) -> Result<SocketAddr, S
     let addr = server.server_addr().to_ip().unwrap_or(config.addr);
     let server = Arc::new(server);
     // the bounded queue between the HTTP workers and the pipeline
-    let (qtx, qrx) = mpsc::sync_channel::<Vec<Event>>(config.queue.max(1));
+    let (qtx, qrx) = mpsc::sync_channel::<Batch>(config.queue.max(1));
     std::thread::spawn(move || {
-        for batch in qrx {
-            if tx.send(Msg::Batch(batch)).is_err() {
-                return;
+        for (events, errors) in qrx {
+            // rejected items are counted (and shown, rate-limited) like any decode error
+            let msgs =
+                std::iter::once(Msg::Batch(events)).chain(errors.into_iter().map(Msg::DecodeError));
+            for msg in msgs {
+                if tx.send(msg).is_err() {
+                    return;
+                }
             }
         }
     });
@@ -165,7 +173,7 @@ fn authorized(request: &Request, token: &str) -> bool {
 fn handle(
     mut request: Request,
     config: &WebhookConfig,
-    queue: &SyncSender<Vec<Event>>,
+    queue: &SyncSender<Batch>,
     addr: SocketAddr,
 ) {
     let path = request.url().split('?').next().unwrap_or("/").to_string();
@@ -230,21 +238,22 @@ fn handle(
     for item in decoder.feed(items.as_deref().unwrap_or(text), None, None) {
         match item {
             Ok(e) => events.push(e),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e),
         }
     }
+    let reasons = || {
+        let texts: Vec<String> = errors.iter().take(10).map(|e| e.to_string()).collect();
+        texts.join("; ")
+    };
     if events.is_empty() && !errors.is_empty() {
-        return respond(request, 400, &errors.join("; "));
-    }
-    for e in errors.iter().take(10) {
-        log("k8s-audit", &format!("rejected: {e}"));
+        return respond(request, 400, &reasons());
     }
     let n = events.len();
     let message = match errors.len() {
         0 => format!("accepted {n} events"),
-        bad => format!("accepted {n} events, rejected {bad}: {}", errors.join("; ")),
+        bad => format!("accepted {n} events, rejected {bad}: {}", reasons()),
     };
-    match queue.try_send(events) {
+    match queue.try_send((events, errors)) {
         Ok(()) => respond(request, 200, &message),
         Err(TrySendError::Full(_)) => respond(request, 429, "queue full, retry later"),
         Err(TrySendError::Disconnected(_)) => respond(request, 503, "shutting down"),
