@@ -24,6 +24,9 @@ pub enum Command {
     /// Watch live telemetry: container engines, auditd, the Kubernetes audit
     /// webhook. Runs until interrupted (SIGINT/SIGTERM), then prints a summary.
     Watch(Box<WatchArgs>),
+    /// Run the strategies' validations as safe scenarios against the local
+    /// Docker engine and report which rules fired and how fast.
+    Emulate(EmulateArgs),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -145,6 +148,46 @@ pub struct WatchArgs {
     pub rules: RuleSourceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Scenario ids (`ADS-0003/1`); all when none is given.
+    pub ids: Vec<String>,
+    /// List the scenarios and the rules each one emulates.
+    #[arg(long)]
+    pub list: bool,
+    /// Docker Engine API socket.
+    #[arg(
+        long,
+        value_name = "SOCKET",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    pub docker: String,
+    /// Also follow auditd, with a temporary execve audit rule, so process
+    /// rules can fire (root; the rule is removed afterwards).
+    #[arg(long)]
+    pub with_auditd: bool,
+    /// The auditd log followed with --with-auditd.
+    #[arg(long, value_name = "LOG", default_value = "/var/log/audit/audit.log")]
+    pub audit_log: String,
+    /// Seconds to wait for a scenario's rules.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
+    pub timeout: f64,
+    /// Local image the scenarios run.
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "contraband/busybox:latest"
+    )]
+    pub image: String,
+    /// Local password-cracker stand-in image.
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "127.0.0.1:5001/tools/hashcat:6.2.6"
+    )]
+    pub cracker_image: String,
 }
 
 /// Where alerts go and which are written: shared by `hunt` and `watch`.

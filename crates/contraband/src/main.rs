@@ -3,6 +3,7 @@
 
 mod ads;
 mod cli;
+mod emulate;
 mod hunt;
 mod pipeline;
 mod progress;
@@ -30,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Hunt(args) => hunt::run(*args),
         Command::Watch(args) => watch::run(*args),
+        Command::Emulate(args) => emulate::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Ads(cmd) => ads::run(cmd),
     }

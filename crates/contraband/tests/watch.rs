@@ -942,15 +942,11 @@ fn cracker_container_is_seen_by_auditd_and_resource_use() {
         .unwrap_or_else(|_| "127.0.0.1:5001/tools/hashcat:6.2.6".into());
     let _lock = docker_lock();
     let key = unique("cbwatch");
-    let rule = [
-        "always,exit",
-        "-F",
-        "arch=b64",
-        "-S",
-        "execve",
-        "-k",
-        key.as_str(),
-    ];
+    // every 64-bit execve, tagged with a key of our own (removed at the end)
+    let rule: Vec<&str> = "always,exit -F arch=b64 -S execve -k"
+        .split(' ')
+        .chain([key.as_str()])
+        .collect();
     must("auditctl", &[&["-a"], &rule[..]].concat());
     let mut watch = Watch::start(
         &[
@@ -1164,4 +1160,36 @@ fn sigterm_closes_the_output_and_min_level_applies() {
     assert!(high
         .iter()
         .all(|a| matches!(a["rule"]["level"].as_str(), Some("high" | "critical"))));
+}
+
+#[test]
+fn emulate_runs_a_validation_and_reports_the_rule() {
+    let host = docker_host();
+    let _lock = docker_lock();
+    let image = base_image();
+    let run = contraband(&[
+        "emulate",
+        "ADS-0003/1",
+        "ADS-0004/5",
+        "--docker",
+        &host,
+        "--image",
+        &image,
+    ]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    for rule in [PRIVILEGED_RULE, "c988c379-66d7-4d44-aa3e-9a1a172cd3d3"] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(rule))
+            .unwrap_or_else(|| panic!("{rule} not reported:\n{}", run.stdout));
+        assert!(
+            line.trim_start().starts_with("fired") && line.contains(" after "),
+            "{line}"
+        );
+    }
+    assert!(run.stdout.contains("not emulated"), "{}", run.stdout);
+    let list = contraband(&["emulate", "--list"]);
+    assert_eq!(list.status, 0);
+    assert!(list.stdout.contains("ADS-0001/1"), "{}", list.stdout);
 }
