@@ -1,0 +1,89 @@
+//! `contraband-corpus`: deterministic benchmark corpora for contraband and its peers.
+//!
+//! The same `--kind`, `--events`, `--attacks` and `--seed` always give byte-identical output.
+//! Besides the corpus, a manifest `OUT.planted.jsonl` lists every planted attack (line number,
+//! event identity and the rules it is meant to fire), so a benchmark can report recall as well as
+//! agreement between engines.
+
+mod common;
+mod docker;
+mod k8s;
+mod linux;
+mod linux_templates;
+mod rng;
+mod vocab;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Kind {
+    /// Linux process creation in Sigma field names, with container and k8s context.
+    Linux,
+    /// Kubernetes audit events (audit.k8s.io/v1).
+    K8s,
+    /// Docker Engine events (`docker events --format '{{json .}}'`).
+    Docker,
+}
+
+/// Generate a deterministic benchmark corpus (JSON lines).
+#[derive(Debug, Parser)]
+#[command(name = "contraband-corpus", version)]
+struct Args {
+    #[arg(long, value_enum, default_value = "linux")]
+    kind: Kind,
+    /// Number of events.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Number of planted attacks (default: 3 per 10,000 events, at least 1).
+    #[arg(long)]
+    attacks: Option<u64>,
+    /// PRNG seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file (`-` for standard output).
+    #[arg(long, short, default_value = "-")]
+    out: PathBuf,
+    /// Planted-attacks manifest (default: OUT.planted.jsonl; none when writing to stdout).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let opts = common::Opts {
+        events: args.events,
+        attacks: args.attacks.unwrap_or_else(|| (args.events * 3 / 10_000).max(1)),
+        seed: args.seed,
+    };
+    let to_stdout = args.out.as_os_str() == "-";
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))
+    } else {
+        let f = File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        Box::new(BufWriter::with_capacity(1 << 20, f))
+    };
+    let manifest = args.manifest.clone().or_else(|| {
+        (!to_stdout).then(|| {
+            let mut p = args.out.clone().into_os_string();
+            p.push(".planted.jsonl");
+            PathBuf::from(p)
+        })
+    });
+    let mut planted: Box<dyn Write> = match &manifest {
+        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => Box::new(std::io::sink()),
+    };
+    match args.kind {
+        Kind::Linux => linux::generate(&opts, &mut out, &mut planted)?,
+        Kind::K8s => k8s::generate(&opts, &mut out, &mut planted)?,
+        Kind::Docker => docker::generate(&opts, &mut out, &mut planted)?,
+    }
+    out.flush()?;
+    planted.flush()?;
+    Ok(())
+}
