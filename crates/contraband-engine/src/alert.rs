@@ -68,7 +68,14 @@ impl Alert {
             .as_ref()
             .and_then(|c| c.id.as_deref())
             .unwrap_or_default();
-        let matched_text = serde_json::to_string(&matched).unwrap_or_default();
+        // The lifecycle verb is not part of the finding: a privileged
+        // container seen on create, start and inspect is one finding.
+        let finding: Map<String, Value> = matched
+            .iter()
+            .filter(|(k, _)| !LIFECYCLE_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let matched_text = serde_json::to_string(&finding).unwrap_or_default();
         let dedup_key = stable_hash([
             rule.id.as_bytes(),
             host.as_bytes(),
@@ -92,6 +99,10 @@ impl Alert {
         }
     }
 }
+
+/// Matched fields that say which lifecycle step an engine event was, not
+/// what was found; left out of the dedup key.
+const LIFECYCLE_FIELDS: [&str; 3] = ["Action", "Type", "verb"];
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleInfo {

@@ -114,12 +114,14 @@ impl TestOutcome {
     }
 }
 
-/// Run one test file. `fire` returns, for an event, each rule id that fired
-/// with the fields it reported as matched.
+/// Each rule id that fired on an event, with the fields it reported as matched.
+pub type Fired = Vec<(String, Map<String, Value>)>;
+
+/// Run one test file. `fire` returns, for an event, what fired on it.
 pub fn run_test_file(
     path: &str,
     file: &RuleTestFile,
-    fire: &mut dyn FnMut(&Event) -> Vec<(String, Map<String, Value>)>,
+    fire: &mut dyn FnMut(&Event) -> Fired,
 ) -> TestOutcome {
     let mut outcome = TestOutcome {
         rule: file.rule.clone(),
@@ -223,7 +225,7 @@ nomatch:
   - fields: {Image: /usr/bin/ls}
 "#;
 
-    fn detector(event: &Event) -> Vec<(String, Map<String, Value>)> {
+    fn detector(event: &Event) -> Fired {
         match event.get_str("Image").as_deref() {
             Some(img) if img.ends_with("hashcat") => {
                 let mut m = Map::new();

@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Hunt through telemetry files (offline). Directories are walked;
     /// `-` reads standard input; gzip is decompressed transparently.
-    Hunt(HuntArgs),
+    Hunt(Box<HuntArgs>),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),

@@ -1,0 +1,444 @@
+//! The enrich stage: give events the container context other telemetry knows.
+//!
+//! Two joins, both bounded:
+//! - by container id: a Docker `create` event or an auditd record attributed
+//!   by cgroup knows only the id; the inspected configuration (privileged,
+//!   mounts, capabilities …) is filled in from [`ContainerIndex`].
+//! - by process ancestry: auditd and other process telemetry rarely name the
+//!   container. The container's init process id (`State.Pid` of an inspect
+//!   result) seeds [`ProcessAttributor`], which then follows parent ids, so
+//!   a cracker started by the container's entrypoint is attributed to it.
+//!   Processes started by `docker exec` are children of the same runtime
+//!   shim as the init process, so the shim's children are attributed too.
+//! - by runtime plumbing: when the telemetry includes the runtime's own
+//!   processes (runc, containerd shims, conmon), their command lines name
+//!   the container id; `runc init` inherits it and the workload it execs is
+//!   attributed. The plumbing itself is never attributed: it runs on the host.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use contraband_event::{ContainerContext, Event};
+
+/// Known containers: context by id, and init process id → container id.
+#[derive(Debug, Default, Clone)]
+pub struct ContainerIndex {
+    by_id: HashMap<String, Arc<ContainerContext>>,
+    init_pids: HashMap<u64, String>,
+}
+
+/// Containers remembered at most; the index is built from inspect data,
+/// which is small, but input is untrusted.
+const MAX_CONTAINERS: usize = 100_000;
+
+impl ContainerIndex {
+    pub fn new() -> ContainerIndex {
+        ContainerIndex::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Learn from an event that describes a container (an inspect result or
+    /// an engine event with attributes). Richer contexts win field by field.
+    pub fn learn(&mut self, event: &Event) {
+        let Some(ctx) = event.container.as_deref() else {
+            return;
+        };
+        let Some(id) = ctx.id.clone() else {
+            return;
+        };
+        if let Some(pid) = event
+            .get("State.Pid")
+            .and_then(|v| v.as_u64())
+            .filter(|p| *p > 0)
+        {
+            if self.init_pids.len() < MAX_CONTAINERS {
+                self.init_pids.insert(pid, id.clone());
+            }
+        }
+        let full = self.by_id.len() >= MAX_CONTAINERS;
+        match self.by_id.get_mut(&id) {
+            Some(known) => {
+                let mut merged = ctx.clone();
+                merged.fill_from(known);
+                *known = Arc::new(merged);
+            }
+            None if !full => {
+                self.by_id.insert(id, Arc::new(ctx.clone()));
+            }
+            None => {}
+        }
+    }
+
+    /// The context known for a container id (full id or a 12+ digit prefix).
+    pub fn get(&self, id: &str) -> Option<&Arc<ContainerContext>> {
+        if let Some(c) = self.by_id.get(id) {
+            return Some(c);
+        }
+        if id.len() < 12 {
+            return None;
+        }
+        self.by_id
+            .iter()
+            .find(|(k, _)| k.starts_with(id) || id.starts_with(k.as_str()))
+            .map(|(_, v)| v)
+    }
+
+    fn container_of_init(&self, pid: u64) -> Option<&str> {
+        self.init_pids.get(&pid).map(String::as_str)
+    }
+}
+
+/// Follows process ancestry within one stream of events (one file, one live
+/// source). Memory is capped: the oldest pids are forgotten first.
+#[derive(Debug)]
+pub struct ProcessAttributor {
+    index: Arc<ContainerIndex>,
+    /// pid → container id, for processes known to run in a container.
+    pids: HashMap<u64, String>,
+    /// Runtime shim pid → container id: its children are in the container.
+    shims: HashMap<u64, String>,
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl ProcessAttributor {
+    pub fn new(index: Arc<ContainerIndex>, capacity: usize) -> ProcessAttributor {
+        ProcessAttributor {
+            index,
+            pids: HashMap::new(),
+            shims: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(16),
+        }
+    }
+
+    /// Enrich `event` in place: fill a known container's context by id, or
+    /// attribute a process to its container by ancestry.
+    pub fn enrich(&mut self, event: &mut Event) {
+        let known_id = event.container.as_ref().and_then(|c| c.id.clone());
+        let pid = number(event, "ProcessId");
+        let ppid = number(event, "ParentProcessId");
+        if known_id.is_none() {
+            if let Some(call) = event
+                .get_str("CommandLine")
+                .and_then(|c| runtime_invocation(&c))
+            {
+                // Plumbing: remember whose it is, never attribute it.
+                if let (true, Some(id), Some(ppid)) = (call.spawns, &call.container, ppid) {
+                    // runc create/exec run under the container's supervisor
+                    // (shim or conmon), which reaps the workload it starts.
+                    self.shims.insert(ppid, id.clone());
+                }
+                let id = call.container.or_else(|| self.attribute(pid, ppid));
+                if let (Some(pid), Some(id)) = (pid, id) {
+                    self.remember(pid, &id);
+                }
+                return;
+            }
+        }
+        let id = match known_id {
+            Some(id) => Some(id),
+            None => self.attribute(pid, ppid),
+        };
+        let Some(id) = id else { return };
+        if let Some(pid) = pid {
+            self.remember(pid, &id);
+        }
+        let known = self.index.get(&id).cloned();
+        let container = event.container_mut();
+        if container.id.is_none() {
+            container.id = Some(id);
+        }
+        if let Some(ctx) = known {
+            container.fill_from(&ctx);
+        }
+    }
+
+    fn attribute(&mut self, pid: Option<u64>, ppid: Option<u64>) -> Option<String> {
+        if let Some(pid) = pid {
+            if let Some(id) = self.index.container_of_init(pid).map(str::to_string) {
+                // The init process's parent is the runtime shim of this container.
+                if let Some(ppid) = ppid {
+                    self.shims.insert(ppid, id.clone());
+                }
+                return Some(id);
+            }
+            if let Some(id) = self.pids.get(&pid) {
+                return Some(id.clone());
+            }
+        }
+        let ppid = ppid?;
+        self.pids
+            .get(&ppid)
+            .or_else(|| self.shims.get(&ppid))
+            .cloned()
+    }
+
+    fn remember(&mut self, pid: u64, id: &str) {
+        if self.pids.insert(pid, id.to_string()).is_none() {
+            self.order.push_back(pid);
+        }
+        while self.pids.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.pids.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.shims.len() > self.capacity {
+            self.shims.clear();
+        }
+    }
+}
+
+/// Programs of the container runtime itself.
+const RUNTIME_PROGRAMS: [&str; 5] = ["runc", "crun", "conmon", "containerd-shim", "podman"];
+const SHELLS: [&str; 4] = ["sh", "bash", "dash", "env"];
+
+/// A run of a container runtime program.
+#[derive(Debug, PartialEq)]
+struct RuntimeCall {
+    /// The container it names, if any.
+    container: Option<String>,
+    /// `runc create|run|exec`: starts a process of the container.
+    spawns: bool,
+}
+
+/// If `command_line` runs a container runtime program (directly, or as a
+/// script through a shell), what it is: the container id it names, if any
+/// (`-id ID` for containerd shims, `-c ID`/`--cid ID` for conmon, the last
+/// argument of `runc create|run|exec|start`) and whether it spawns.
+fn runtime_invocation(command_line: &str) -> Option<RuntimeCall> {
+    let args: Vec<&str> = command_line.split_whitespace().collect();
+    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_string();
+    let is_runtime = |a: &str| {
+        let b = base(a);
+        RUNTIME_PROGRAMS
+            .iter()
+            .any(|r| b == *r || (*r == "containerd-shim" && b.starts_with(r)))
+    };
+    // The program itself, or a script run by a shell (a runc wrapper script).
+    let program = match args.as_slice() {
+        [first, ..] if is_runtime(first) => 0,
+        [shell, second, ..] if SHELLS.contains(&base(shell).as_str()) && is_runtime(second) => 1,
+        _ => return None,
+    };
+    let rest = &args[program + 1..];
+    if base(args[program]) == "podman" {
+        // conmon runs `podman ... container cleanup ID` when a container exits.
+        return rest.contains(&"cleanup").then(|| RuntimeCall {
+            container: rest
+                .last()
+                .filter(|id| is_container_id(id))
+                .map(|id| id.to_string()),
+            spawns: false,
+        });
+    }
+    let flagged = rest
+        .windows(2)
+        .find(|w| matches!(w[0], "-id" | "--id" | "-c" | "--cid"))
+        .map(|w| w[1]);
+    let spawns = rest.iter().any(|a| matches!(*a, "create" | "run" | "exec"));
+    let names_last = spawns || rest.contains(&"start");
+    let last = rest.last().copied().filter(|_| names_last);
+    let container = flagged
+        .or(last)
+        .filter(|id| is_container_id(id))
+        .map(str::to_string);
+    Some(RuntimeCall { container, spawns })
+}
+
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn number(event: &Event, field: &str) -> Option<u64> {
+    match event.get(field)? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contraband_event::{LogSource, Timestamp};
+    use serde_json::json;
+
+    fn event(fields: serde_json::Value) -> Event {
+        Event::new(
+            LogSource::default(),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        )
+    }
+
+    fn index() -> Arc<ContainerIndex> {
+        let mut inspect = event(json!({"State": {"Pid": 100}}));
+        inspect.set_container(ContainerContext {
+            id: Some("81f19d35188f0123456789abcdef".into()),
+            name: Some("cb-hashcat".into()),
+            privileged: Some(true),
+            ..Default::default()
+        });
+        let mut index = ContainerIndex::new();
+        index.learn(&inspect);
+        Arc::new(index)
+    }
+
+    #[test]
+    fn init_children_and_exec_siblings_are_attributed() {
+        let mut a = ProcessAttributor::new(index(), 1000);
+        let mut init = event(json!({"ProcessId": "100", "ParentProcessId": "90"}));
+        a.enrich(&mut init);
+        assert_eq!(
+            init.get_str("container.name").as_deref(),
+            Some("cb-hashcat")
+        );
+        let mut child = event(json!({"ProcessId": 101, "ParentProcessId": 100}));
+        a.enrich(&mut child);
+        assert_eq!(child.get("container.privileged"), Some(&json!(true)));
+        let mut grandchild = event(json!({"ProcessId": 102, "ParentProcessId": 101}));
+        a.enrich(&mut grandchild);
+        assert!(grandchild.container.is_some());
+        // `docker exec`: a sibling of init under the same shim.
+        let mut exec = event(json!({"ProcessId": 200, "ParentProcessId": 90}));
+        a.enrich(&mut exec);
+        assert_eq!(
+            exec.get_str("container.name").as_deref(),
+            Some("cb-hashcat")
+        );
+        // A host process is left alone.
+        let mut host = event(json!({"ProcessId": 300, "ParentProcessId": 1}));
+        a.enrich(&mut host);
+        assert!(host.container.is_none());
+    }
+
+    #[test]
+    fn known_ids_get_the_inspected_configuration() {
+        let mut a = ProcessAttributor::new(index(), 1000);
+        let mut create = event(json!({"Action": "create"}));
+        create.set_container(ContainerContext {
+            id: Some("81f19d35188f0123456789abcdef".into()),
+            ..Default::default()
+        });
+        a.enrich(&mut create);
+        assert_eq!(create.get("container.privileged"), Some(&json!(true)));
+        // A 12-digit short id resolves too.
+        let mut short = event(json!({}));
+        short.set_container(ContainerContext {
+            id: Some("81f19d35188f".into()),
+            ..Default::default()
+        });
+        a.enrich(&mut short);
+        assert_eq!(
+            short.get_str("container.name").as_deref(),
+            Some("cb-hashcat")
+        );
+    }
+
+    #[test]
+    fn runtime_plumbing_names_the_container_but_is_not_in_it() {
+        let id = "310e221133c2de8e59f5dfc53ef4e81b3af0e2e0e7c7976502402282ee884a70";
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 1000);
+        let mut runc = event(json!({"ProcessId": 10, "ParentProcessId": 5,
+            "CommandLine": format!("/usr/sbin/runc --root /r --log /x/{id}/log.json create --bundle /b {id}")}));
+        a.enrich(&mut runc);
+        assert!(runc.container.is_none(), "runc runs on the host");
+        let mut init = event(
+            json!({"ProcessId": 11, "ParentProcessId": 10, "CommandLine": "/usr/sbin/runc init"}),
+        );
+        a.enrich(&mut init);
+        assert!(init.container.is_none());
+        // runc init execs the workload: same pid, now the container's process.
+        let mut workload = event(
+            json!({"ProcessId": 11, "ParentProcessId": 10, "CommandLine": "/bin/sh /usr/bin/hashcat -m 0"}),
+        );
+        a.enrich(&mut workload);
+        assert_eq!(workload.get_str("container.id").as_deref(), Some(id));
+        // conmon names it with -c; a wrapper script named runc counts too.
+        let named = |spawns| {
+            Some(RuntimeCall {
+                container: Some(id.to_string()),
+                spawns,
+            })
+        };
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/conmon --api-version 1 -c {id} -u {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation(&format!("/bin/bash /usr/local/bin/runc exec --detach {id}")),
+            named(true)
+        );
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/runc start {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation("/usr/bin/conmon --version"),
+            Some(RuntimeCall {
+                container: None,
+                spawns: false
+            })
+        );
+        assert_eq!(runtime_invocation("/usr/bin/hashcat -m 0"), None);
+        assert_eq!(
+            runtime_invocation(&format!("/usr/bin/podman --root /s container cleanup {id}")),
+            named(false)
+        );
+        assert_eq!(
+            runtime_invocation("podman ps"),
+            None,
+            "podman itself is tooling, not plumbing"
+        );
+        assert_eq!(runtime_invocation("grep runc /var/log/x"), None);
+    }
+
+    #[test]
+    fn workload_reaped_by_the_supervisor_is_attributed() {
+        // podman: conmon forks (no exec), the fork runs runc create and
+        // becomes the parent of the workload once runc exits.
+        let id = "cafe1f5a1d024ebdf599e740be84800afa7f83aa1113bfa5c889a3a2c8b7539c";
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 1000);
+        let mut runc = event(json!({"ProcessId": 29607, "ParentProcessId": 29606,
+            "CommandLine": format!("/usr/bin/runc --log-format=json create --bundle /b --pid-file /p {id}")}));
+        a.enrich(&mut runc);
+        let mut workload = event(
+            json!({"ProcessId": 29616, "ParentProcessId": 29606, "CommandLine": "/bin/sh /usr/bin/hashcat"}),
+        );
+        a.enrich(&mut workload);
+        assert_eq!(workload.get_str("container.id").as_deref(), Some(id));
+        // `runc start` run by the podman CLI does not make the CLI a supervisor.
+        let mut start = event(
+            json!({"ProcessId": 29621, "ParentProcessId": 29596, "CommandLine": format!("/usr/bin/runc start {id}")}),
+        );
+        a.enrich(&mut start);
+        let mut sibling = event(
+            json!({"ProcessId": 29700, "ParentProcessId": 29596, "CommandLine": "/usr/bin/netavark setup"}),
+        );
+        a.enrich(&mut sibling);
+        assert!(sibling.container.is_none());
+    }
+
+    #[test]
+    fn pid_memory_is_capped() {
+        let mut a = ProcessAttributor::new(index(), 16);
+        let mut init = event(json!({"ProcessId": 100, "ParentProcessId": 90}));
+        a.enrich(&mut init);
+        for pid in 101..10_000u64 {
+            let mut e = event(json!({"ProcessId": pid, "ParentProcessId": pid - 1}));
+            a.enrich(&mut e);
+        }
+        assert!(a.pids.len() <= 16 && a.order.len() <= 16);
+    }
+}

@@ -1,0 +1,170 @@
+//! A shared literal prefilter across rules: one case-insensitive
+//! multi-pattern automaton over every rule's required literals. One pass
+//! over an event's text marks which rules can possibly match; the rest are
+//! skipped without evaluating their trees.
+
+use std::ops::ControlFlow;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use contraband_event::{Event, Value};
+
+use crate::RuleSet;
+
+/// Built from a [`RuleSet`] with [`Prefilter::new`].
+#[derive(Clone, Debug)]
+pub struct Prefilter {
+    ac: Option<AhoCorasick>,
+    /// Pattern id → rules needing it.
+    pattern_rules: Vec<Vec<u32>>,
+    /// Rules with no literal requirement: always evaluated.
+    unfiltered: Vec<bool>,
+    rules: usize,
+}
+
+/// Reusable per-thread scratch space for [`RuleSet::matches_prefiltered`].
+#[derive(Clone, Debug, Default)]
+pub struct PrefilterScratch {
+    bits: Vec<u64>,
+    touched: Vec<usize>,
+}
+
+impl Prefilter {
+    pub fn new(set: &RuleSet) -> Prefilter {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+        let mut unfiltered = vec![false; set.len()];
+        for (i, flag) in unfiltered.iter_mut().enumerate() {
+            match set.required_literals(i) {
+                Some(lits) => {
+                    for l in lits {
+                        let id = *index.entry(l.clone()).or_insert_with(|| {
+                            patterns.push(l);
+                            pattern_rules.push(Vec::new());
+                            patterns.len() - 1
+                        });
+                        if pattern_rules[id].last() != Some(&(i as u32)) {
+                            pattern_rules[id].push(i as u32);
+                        }
+                    }
+                }
+                None => *flag = true,
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok();
+        if ac.is_none() {
+            unfiltered.iter_mut().for_each(|f| *f = true);
+        }
+        Prefilter {
+            ac,
+            pattern_rules,
+            unfiltered,
+            rules: set.len(),
+        }
+    }
+
+    /// Mark the rules whose literals occur in `event`.
+    fn scan(&self, event: &Event, scratch: &mut PrefilterScratch) {
+        let words = self.rules.div_ceil(64);
+        if scratch.bits.len() != words {
+            scratch.bits = vec![0; words];
+        } else {
+            for &w in &scratch.touched {
+                scratch.bits[w] = 0;
+            }
+        }
+        scratch.touched.clear();
+        let Some(ac) = &self.ac else { return };
+        let mut buf = itoa_buf::Buf::default();
+        let _ = event.for_each_scalar(&mut |v| {
+            let text: &str = match v {
+                Value::String(s) => s,
+                Value::Bool(b) => {
+                    if *b {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                }
+                Value::Number(n) => buf.render(n),
+                _ => return ControlFlow::Continue(()),
+            };
+            for m in ac.find_overlapping_iter(text) {
+                for &r in &self.pattern_rules[m.pattern().as_usize()] {
+                    let w = r as usize / 64;
+                    if scratch.bits[w] == 0 {
+                        scratch.touched.push(w);
+                    }
+                    scratch.bits[w] |= 1 << (r % 64);
+                }
+            }
+            ControlFlow::Continue(())
+        });
+    }
+
+    #[inline]
+    fn may_match(&self, rule: u32, scratch: &PrefilterScratch) -> bool {
+        self.unfiltered[rule as usize] || scratch.bits[rule as usize / 64] & (1 << (rule % 64)) != 0
+    }
+}
+
+mod itoa_buf {
+    use std::fmt::Write;
+
+    #[derive(Default)]
+    pub struct Buf(String);
+
+    impl Buf {
+        pub fn render(&mut self, n: &serde_json::Number) -> &str {
+            self.0.clear();
+            let _ = write!(self.0, "{n}");
+            &self.0
+        }
+    }
+}
+
+impl RuleSet {
+    /// Like [`RuleSet::matches_into`], skipping rules the prefilter rules
+    /// out. Same results; `pf` must have been built from this set.
+    pub fn matches_prefiltered(
+        &self,
+        event: &Event,
+        pf: &Prefilter,
+        scratch: &mut PrefilterScratch,
+        out: &mut Vec<u32>,
+    ) {
+        pf.scan(event, scratch);
+        let start = out.len();
+        self.for_each_candidate_group(&event.logsource, |list| {
+            for &i in list {
+                if pf.may_match(i, scratch) && self.rule_matches(i as usize, event) {
+                    out.push(i);
+                }
+            }
+        });
+        out[start..].sort_unstable();
+    }
+
+    /// [`RuleSet::matches_prefiltered`] over a candidate list the caller
+    /// cached per logsource (from [`RuleSet::candidates`]); output follows
+    /// the list's order.
+    pub fn matches_prefiltered_in(
+        &self,
+        candidates: &[u32],
+        event: &Event,
+        pf: &Prefilter,
+        scratch: &mut PrefilterScratch,
+        out: &mut Vec<u32>,
+    ) {
+        pf.scan(event, scratch);
+        for &i in candidates {
+            if pf.may_match(i, scratch) && self.rule_matches(i as usize, event) {
+                out.push(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Rule documents: metadata, multi-document files, legacy collections.
+
+use std::sync::Arc;
+
+use contraband_event::LogSource;
+use yaml_serde::{Mapping, Value as Yaml};
+
+use crate::compile::Node;
+use crate::error::RuleError;
+
+/// A rule's `logsource`, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleLogSource {
+    pub product: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
+    pub definition: Option<String>,
+}
+
+impl RuleLogSource {
+    pub fn to_logsource(&self) -> LogSource {
+        LogSource::new(
+            self.product.as_deref(),
+            self.category.as_deref(),
+            self.service.as_deref(),
+        )
+    }
+}
+
+/// A `related` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub id: String,
+    /// `derived`, `obsolete`, `merged`, `renamed`, `similar`.
+    pub kind: String,
+}
+
+/// Metadata shared by detection and correlation rules.
+#[derive(Clone, Debug, Default)]
+pub struct RuleMeta {
+    pub title: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub modified: Option<String>,
+    pub license: Option<String>,
+    pub taxonomy: Option<String>,
+    pub scope: Vec<String>,
+    pub references: Vec<String>,
+    pub tags: Vec<String>,
+    pub falsepositives: Vec<String>,
+    pub fields: Vec<String>,
+    pub related: Vec<Related>,
+    pub logsource: RuleLogSource,
+}
+
+/// Where a rule was read from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleOrigin {
+    pub path: Arc<str>,
+    /// 0-based YAML document index.
+    pub document: usize,
+}
+
+/// A loaded, compiled detection rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    pub origin: RuleOrigin,
+    /// The rule's logsource as the matcher compares it.
+    pub logsource: LogSource,
+    /// Fields the detection reads (sorted, unique).
+    pub fields_used: Vec<String>,
+    /// The detection has field-less keyword searches (needs every field).
+    pub uses_keywords: bool,
+    pub(crate) detection: Node,
+}
+
+impl Rule {
+    /// The compiled detection tree.
+    pub fn detection(&self) -> &Node {
+        &self.detection
+    }
+
+    /// `id`, else `name`, else `title`: how reports should name the rule.
+    pub fn label(&self) -> &str {
+        self.meta
+            .id
+            .as_deref()
+            .or(self.meta.name.as_deref())
+            .unwrap_or(&self.meta.title)
+    }
+}
+
+pub(crate) fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Yaml> {
+    map.get(key)
+}
+
+pub(crate) fn opt_text(map: &Mapping, key: &str) -> Result<Option<String>, RuleError> {
+    match get(map, key) {
+        None | Some(Yaml::Null) => Ok(None),
+        Some(Yaml::String(s)) => Ok(Some(s.clone())),
+        Some(Yaml::Number(n)) => Ok(Some(n.to_string())),
+        Some(Yaml::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(RuleError::invalid(key, "expected a string")),
+    }
+}
+
+pub(crate) fn text_list(map: &Mapping, key: &str) -> Result<Vec<String>, RuleError> {
+    match get(map, key) {
+        None | Some(Yaml::Null) => Ok(Vec::new()),
+        Some(Yaml::String(s)) => Ok(vec![s.clone()]),
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .map(|i| match i {
+                Yaml::String(s) => Ok(s.clone()),
+                Yaml::Number(n) => Ok(n.to_string()),
+                Yaml::Bool(b) => Ok(b.to_string()),
+                _ => Err(RuleError::invalid(key, "list items must be strings")),
+            })
+            .collect(),
+        Some(_) => Err(RuleError::invalid(key, "expected a list of strings")),
+    }
+}
+
+/// Parse the metadata common to every rule kind.
+pub(crate) fn parse_meta(map: &Mapping, need_logsource: bool) -> Result<RuleMeta, RuleError> {
+    let title = opt_text(map, "title")?.ok_or(RuleError::Missing("title"))?;
+    let logsource = match get(map, "logsource") {
+        Some(Yaml::Mapping(ls)) => RuleLogSource {
+            product: opt_text(ls, "product")?,
+            category: opt_text(ls, "category")?,
+            service: opt_text(ls, "service")?,
+            definition: opt_text(ls, "definition")?,
+        },
+        None | Some(Yaml::Null) if !need_logsource => RuleLogSource::default(),
+        None | Some(Yaml::Null) => return Err(RuleError::Missing("logsource")),
+        Some(_) => return Err(RuleError::invalid("logsource", "must be a mapping")),
+    };
+    let related = match get(map, "related") {
+        None | Some(Yaml::Null) => Vec::new(),
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .map(|i| match i {
+                Yaml::Mapping(m) => Ok(Related {
+                    id: opt_text(m, "id")?
+                        .ok_or_else(|| RuleError::invalid("related", "entry without `id`"))?,
+                    kind: opt_text(m, "type")?.unwrap_or_default(),
+                }),
+                _ => Err(RuleError::invalid("related", "entries must be mappings")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(RuleError::invalid("related", "must be a list")),
+    };
+    Ok(RuleMeta {
+        title,
+        id: opt_text(map, "id")?,
+        name: opt_text(map, "name")?,
+        status: opt_text(map, "status")?,
+        level: opt_text(map, "level")?,
+        description: opt_text(map, "description")?,
+        author: opt_text(map, "author")?,
+        date: opt_text(map, "date")?,
+        modified: opt_text(map, "modified")?,
+        license: opt_text(map, "license")?,
+        taxonomy: opt_text(map, "taxonomy")?,
+        scope: text_list(map, "scope")?,
+        references: text_list(map, "references")?,
+        tags: text_list(map, "tags")?,
+        falsepositives: text_list(map, "falsepositives")?,
+        fields: text_list(map, "fields")?,
+        related,
+        logsource,
+    })
+}
+
+/// Best-effort id and title of a document, for error reports.
+pub(crate) fn ident_of(doc: &Yaml) -> (Option<String>, Option<String>) {
+    match doc {
+        Yaml::Mapping(m) => (
+            opt_text(m, "id").ok().flatten(),
+            opt_text(m, "title").ok().flatten(),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// Deep merge: keys of `over` replace or (for mappings) merge into `base`.
+pub(crate) fn merge(base: &Yaml, over: &Yaml) -> Yaml {
+    match (base, over) {
+        (Yaml::Mapping(b), Yaml::Mapping(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let merged = match out.get(k) {
+                    Some(existing) => merge(existing, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Yaml::Mapping(out)
+        }
+        (_, o) => o.clone(),
+    }
+}
+
+/// What a document is.
+pub(crate) enum DocKind {
+    Rule,
+    Correlation,
+    Filter,
+}
+
+pub(crate) fn doc_kind(map: &Mapping) -> DocKind {
+    if map.contains_key("correlation") {
+        DocKind::Correlation
+    } else if map.contains_key("filter") && !map.contains_key("detection") {
+        DocKind::Filter
+    } else {
+        DocKind::Rule
+    }
+}
+
+/// Split a file into YAML documents, applying the legacy collection actions
+/// (`action: global` merged into every following document, `reset`
+/// forgetting it, `repeat` re-using the previous document with changes).
+/// Each item is (document index, result).
+pub(crate) fn documents(text: &str, max_docs: usize) -> Vec<(usize, Result<Yaml, RuleError>)> {
+    use serde::Deserialize;
+    let mut out = Vec::new();
+    let mut global: Option<Yaml> = None;
+    let mut previous: Option<Yaml> = None;
+    for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
+        if i >= max_docs {
+            out.push((
+                i,
+                Err(RuleError::Limit(format!(
+                    "more than {max_docs} YAML documents in one file"
+                ))),
+            ));
+            break;
+        }
+        let doc = match Yaml::deserialize(de) {
+            Ok(d) => d,
+            Err(e) => {
+                out.push((i, Err(RuleError::Yaml(e.to_string()))));
+                // The parser cannot resynchronise after an error.
+                break;
+            }
+        };
+        let Yaml::Mapping(map) = &doc else {
+            if matches!(doc, Yaml::Null) {
+                continue; // empty document (`---` at the end)
+            }
+            out.push((i, Err(RuleError::Yaml("document is not a mapping".into()))));
+            continue;
+        };
+        let action = map
+            .get("action")
+            .and_then(|a| a.as_str())
+            .map(str::to_string);
+        let strip = |m: &Mapping| {
+            let mut m = m.clone();
+            m.remove("action");
+            Yaml::Mapping(m)
+        };
+        match action.as_deref() {
+            Some("global") => {
+                global = Some(strip(map));
+                continue;
+            }
+            Some("reset") => {
+                global = None;
+                previous = None;
+                continue;
+            }
+            Some("repeat") => {
+                let Some(prev) = &previous else {
+                    out.push((
+                        i,
+                        Err(RuleError::invalid(
+                            "action",
+                            "`repeat` without a previous document",
+                        )),
+                    ));
+                    continue;
+                };
+                let d = merge(prev, &strip(map));
+                previous = Some(d.clone());
+                out.push((i, Ok(d)));
+            }
+            Some(other) if other != "correlation" => {
+                out.push((
+                    i,
+                    Err(RuleError::invalid(
+                        "action",
+                        format!("unknown collection action `{other}`"),
+                    )),
+                ));
+            }
+            _ => {
+                let d = match &global {
+                    Some(g) => merge(g, &doc),
+                    None => doc,
+                };
+                previous = Some(d.clone());
+                out.push((i, Ok(d)));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! Shared plumbing for the JSON formats: parse a record, fan out arrays,
+//! fill origin and raw text, detect the format from a first document.
+
+use std::sync::Arc;
+
+use contraband_event::{parse_time, Event, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::error::ErrorKind;
+use crate::input::Record;
+use crate::{Ctx, Format, FormatDecoder, Out};
+
+/// Decodes one JSON value into zero or more events (pushing them to the vec),
+/// or says why the value is not of the format.
+pub(crate) type DecodeFn = fn(Value, &Ctx, &mut Vec<Event>) -> Result<(), String>;
+
+pub(crate) struct JsonDecoder(pub DecodeFn);
+
+impl JsonDecoder {
+    fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
+        let mut events = Vec::new();
+        match (self.0)(value, ctx, &mut events) {
+            Ok(()) => {
+                for mut ev in events {
+                    if ev.origin.source.is_empty() {
+                        let index = ev.origin.index;
+                        ev.origin = ctx.origin(rec);
+                        // A decoder that fans a record out sets the index.
+                        ev.origin.index = index.or(rec.index);
+                    }
+                    if ev.raw.is_none() {
+                        ev.raw = Some(raw.clone());
+                    }
+                    out.push_back(Ok(ev));
+                }
+            }
+            Err(reason) => out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec))),
+        }
+    }
+}
+
+impl FormatDecoder for JsonDecoder {
+    fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
+        let value: Value = match serde_json::from_str(&rec.text) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push_back(Err(ctx.err(ErrorKind::Json(e.to_string()), &rec)));
+                return;
+            }
+        };
+        match value {
+            Value::Array(items) => {
+                // A whole array on one line: one record per element.
+                for (i, item) in items.into_iter().enumerate() {
+                    let sub = Record {
+                        text: String::new(),
+                        line: rec.line,
+                        offset: rec.offset,
+                        index: Some(i as u64),
+                    };
+                    let raw: Arc<str> = Arc::from(item.to_string());
+                    self.one(item, raw, &sub, ctx, out);
+                }
+            }
+            other => {
+                let raw: Arc<str> = Arc::from(rec.text.as_str());
+                self.one(other, raw, &rec, ctx, out);
+            }
+        }
+    }
+}
+
+pub(crate) fn obj<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>> {
+    v.get(key)?.as_object()
+}
+
+/// `v.a.b.c` as a string (numbers rendered).
+pub(crate) fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A time from a JSON value: RFC 3339 text or epoch number.
+pub(crate) fn time_of(v: &Value) -> Option<Timestamp> {
+    match v {
+        Value::String(s) => parse_time(s).ok(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                parse_time(&i.to_string()).ok()
+            } else {
+                n.as_f64().map(Timestamp::from_secs_f64)
+            }
+        }
+        _ => None,
+    }
+}
+
+const TETRAGON_KEYS: &[&str] = &[
+    "process_exec",
+    "process_exit",
+    "process_kprobe",
+    "process_tracepoint",
+    "process_uprobe",
+    "process_loader",
+    "process_lsm",
+    "process_throttle",
+    "process_connect",
+    "process_close",
+    "process_listen",
+];
+
+/// Which format a (first) JSON document belongs to.
+pub(crate) fn detect_value(v: &Value) -> Format {
+    let o = match v {
+        Value::Array(items) => match items.first() {
+            Some(first) => return detect_value(first),
+            None => return Format::GenericJson,
+        },
+        Value::Object(o) => o,
+        _ => return Format::GenericJson,
+    };
+    if o.get("Event").and_then(|e| e.get("System")).is_some() {
+        return Format::WindowsJson;
+    }
+    if TETRAGON_KEYS
+        .iter()
+        .any(|k| o.get(*k).is_some_and(Value::is_object))
+    {
+        return Format::Tetragon;
+    }
+    let kind = o.get("kind").and_then(Value::as_str);
+    let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if api.starts_with("audit.k8s.io")
+        || (matches!(kind, Some("Event")) && o.contains_key("auditID"))
+    {
+        return Format::K8sAudit;
+    }
+    if o.contains_key("HostConfig") || (o.contains_key("Id") && o.contains_key("Config")) {
+        return Format::DockerInspect;
+    }
+    if o.get("Actor").is_some_and(Value::is_object)
+        || (o.contains_key("status") && o.contains_key("id") && o.contains_key("from"))
+    {
+        return Format::DockerEvents;
+    }
+    // Podman writes capitalised Status/Type (and no Action); its first
+    // event is often a bare `{"Status":"refresh","Time":..,"Type":"system"}`.
+    if o.contains_key("Status") && o.contains_key("Type") && !o.contains_key("Action") {
+        return Format::PodmanEvents;
+    }
+    Format::GenericJson
+}
+
+/// Format guess from text when the first document is too large to parse
+/// from the prefix.
+pub(crate) fn detect_text(prefix: &[u8]) -> Format {
+    let has = |s: &str| memchr::memmem::find(prefix, s.as_bytes()).is_some();
+    if has("\"EventData\"") || (has("\"System\"") && has("\"Event\"")) {
+        Format::WindowsJson
+    } else if has("audit.k8s.io") {
+        Format::K8sAudit
+    } else if has("\"HostConfig\"") {
+        Format::DockerInspect
+    } else if TETRAGON_KEYS.iter().any(|k| has(&format!("\"{k}\""))) {
+        Format::Tetragon
+    } else if has("\"Actor\"") {
+        Format::DockerEvents
+    } else {
+        Format::GenericJson
+    }
+}

@@ -1,0 +1,258 @@
+//! End-to-end `contraband hunt` behaviour: real corpora, exit codes, bad input.
+
+mod common;
+
+use std::io::Write;
+
+use common::{contraband, contraband_with_stdin, corpora, fired};
+
+const DOCKER_PRIVILEGED: &str = r#"{"status":"create","id":"c0ffee","from":"busybox","Type":"container","Action":"create","Actor":{"ID":"c0ffee","Attributes":{"image":"busybox","name":"cb-x"}},"scope":"local","time":1700000000,"timeNano":1700000000000000000}"#;
+
+/// A temp dir holding one rule and one Docker create event, and the
+/// `hunt` arguments that judge the one with the other.
+struct OneEvent {
+    _dir: tempfile::TempDir,
+    input: String,
+    rules: String,
+}
+
+impl OneEvent {
+    fn new() -> OneEvent {
+        let dir = tempfile::tempdir().unwrap();
+        write_rule(dir.path());
+        let input = dir.path().join("events.jsonl");
+        std::fs::write(&input, format!("{DOCKER_PRIVILEGED}\n")).unwrap();
+        OneEvent {
+            input: input.to_str().unwrap().to_string(),
+            rules: dir.path().join("create.yml").to_str().unwrap().to_string(),
+            _dir: dir,
+        }
+    }
+
+    /// `hunt INPUT --rules RULE --no-builtin EXTRA...`
+    fn hunt(&self, extra: &[&str]) -> common::Run {
+        let base = ["hunt", &self.input, "--rules", &self.rules, "--no-builtin"];
+        contraband(&[&base[..], extra].concat())
+    }
+}
+
+fn write_rule(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("create.yml"),
+        "title: Container created\nid: 0e6bd9a4-1a8e-4d39-9a6e-2c0c2b2d8f10\nlevel: high\n\
+         logsource: {category: container_engine}\n\
+         detection:\n  sel: {Action: create, Type: container}\n  condition: sel\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn sigmahq_kubernetes_rules_fire_on_falco_audit_traces() {
+    let traces = corpora().join("falco/test/trace_files/k8s_audit");
+    let rules = corpora().join("sigma/rules/application/kubernetes");
+    let run = contraband(&[
+        "hunt",
+        traces.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--no-builtin",
+        "--no-dedup",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let got = fired(&run.alerts());
+    let want: Vec<(String, String)> = [
+        (
+            "Container With A hostPath Mount Created",
+            "create_nginx_pod_sensitive_mount.json",
+        ),
+        (
+            "Container With A hostPath Mount Created",
+            "create_nginx_pod_sensitive_mount_2nd_container.json",
+        ),
+        (
+            "Creation Of Pod In System Namespace",
+            "create_pod_kube_system_namespace.json",
+        ),
+        (
+            "Deployment Deleted From Kubernetes Cluster",
+            "delete_deployment.json",
+        ),
+        (
+            "Kubernetes Rolebinding Modification",
+            "attach_cluster_admin_role.json",
+        ),
+        (
+            "Kubernetes Rolebinding Modification",
+            "create_clusterrolebinding.json",
+        ),
+        (
+            "Kubernetes Rolebinding Modification",
+            "delete_clusterrolebinding.json",
+        ),
+        (
+            "Kubernetes Secrets Modified or Deleted",
+            "create_kube_system_secret.json",
+        ),
+        (
+            "Kubernetes Secrets Modified or Deleted",
+            "create_secret.json",
+        ),
+        (
+            "Kubernetes Secrets Modified or Deleted",
+            "create_service_account_token_secret.json",
+        ),
+        (
+            "Kubernetes Secrets Modified or Deleted",
+            "delete_secret.json",
+        ),
+        (
+            "New Kubernetes Service Account Created",
+            "create_serviceaccount.json",
+        ),
+        (
+            "New Kubernetes Service Account Created",
+            "create_serviceaccount_kube_public_namespace.json",
+        ),
+        (
+            "New Kubernetes Service Account Created",
+            "create_serviceaccount_kube_system_namespace.json",
+        ),
+        (
+            "Potential Remote Command Execution In Pod Container",
+            "exec_pod.json",
+        ),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let hostpath = run
+        .alerts()
+        .into_iter()
+        .find(|a| {
+            a["source"]["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("create_nginx_pod_sensitive_mount.json")
+        })
+        .unwrap();
+    assert_eq!(hostpath["matched"]["hostPath"], "/etc");
+    assert_eq!(hostpath["rule"]["level"], "low");
+    assert!(run.stderr.contains("16 rules loaded"), "{}", run.stderr);
+}
+
+#[test]
+fn malformed_lines_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rule(dir.path());
+    let input = dir.path().join("events.jsonl");
+    let later = DOCKER_PRIVILEGED.replace("c0ffee", "beef01");
+    std::fs::write(
+        &input,
+        format!("{DOCKER_PRIVILEGED}\n{{\"Type\": broken\n{later}\n"),
+    )
+    .unwrap();
+    let rules = dir.path().join("create.yml");
+    let args = [
+        "hunt",
+        input.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--no-builtin",
+    ];
+    let run = contraband(&args);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.alerts().len(), 2, "both good lines still judged");
+    assert!(
+        run.stderr.contains(&format!("{}:2", input.display())),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 decode errors"), "{}", run.stderr);
+
+    let strict = contraband(&[&args[..], &["--strict"]].concat());
+    assert_eq!(strict.status, 2, "{}", strict.stderr);
+}
+
+#[test]
+fn fail_on_level_sets_exit_status() {
+    let one = OneEvent::new();
+    assert_eq!(one.hunt(&["--fail-on", "high"]).status, 1);
+    assert_eq!(one.hunt(&["--fail-on", "critical"]).status, 0);
+    let filtered = one.hunt(&["--min-level", "critical"]);
+    assert_eq!(filtered.status, 0);
+    assert!(filtered.alerts().is_empty());
+    assert_eq!(one.hunt(&["--min-level", "severe"]).status, 2);
+}
+
+#[test]
+fn time_window_filters_by_event_time() {
+    let one = OneEvent::new();
+    assert!(one.hunt(&["--from", "2023-11-15"]).alerts().is_empty());
+    let within = one.hunt(&["--from", "2023-11-14", "--to", "2023-11-15T00:00:00Z"]);
+    assert_eq!(within.alerts().len(), 1);
+    assert_eq!(within.alerts()[0]["time"], "2023-11-14T22:13:20Z");
+}
+
+#[test]
+fn stdin_and_gzip_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rule(dir.path());
+    let rules = dir.path().join("create.yml");
+    let run = contraband_with_stdin(
+        &[
+            "hunt",
+            "-",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin",
+        ],
+        Some(format!("{DOCKER_PRIVILEGED}\n").as_bytes()),
+    );
+    assert_eq!(run.alerts().len(), 1, "{}", run.stderr);
+    assert_eq!(run.alerts()[0]["source"]["source"], "-");
+
+    let gz = dir.path().join("events.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(format!("{DOCKER_PRIVILEGED}\n").as_bytes())
+        .unwrap();
+    enc.finish().unwrap();
+    let run = contraband(&[
+        "hunt",
+        gz.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--no-builtin",
+    ]);
+    assert_eq!(run.alerts().len(), 1, "{}", run.stderr);
+    assert_eq!(run.alerts()[0]["container"]["name"], "cb-x");
+}
+
+#[test]
+fn every_output_format_is_accepted() {
+    let one = OneEvent::new();
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["table", "jsonl", "json", "csv", "ocsf", "falco"] {
+        let out = dir.path().join(format!("out.{format}"));
+        let run = one.hunt(&["--format", format, "--output", out.to_str().unwrap()]);
+        assert_eq!(run.status, 0, "{format}: {}", run.stderr);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("Container created"), "{format}: {text}");
+    }
+}
+
+#[test]
+fn missing_input_is_an_error_naming_the_path() {
+    let run = contraband(&["hunt", "/nonexistent/telemetry.log"]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("/nonexistent/telemetry.log"),
+        "{}",
+        run.stderr
+    );
+}
