@@ -32,7 +32,10 @@ pub struct Clock {
 impl Clock {
     pub fn new(mean_ns: u64) -> Self {
         // 2026-11-20T00:00:00Z
-        Clock { ns: 1_795_132_800_000_000_000, mean_ns }
+        Clock {
+            ns: 1_795_132_800_000_000_000,
+            mean_ns,
+        }
     }
 
     pub fn tick(&mut self, rng: &mut Rng) -> jiff::Timestamp {

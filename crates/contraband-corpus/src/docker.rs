@@ -33,12 +33,28 @@ fn pool(rng: &mut Rng, n: usize) -> Vec<Ctr> {
         .collect()
 }
 
-fn container_event(rng: &mut Rng, ns: i128, c: &Ctr, action: &str, extra: &[(&str, Value)]) -> Value {
+fn container_event(
+    rng: &mut Rng,
+    ns: i128,
+    c: &Ctr,
+    action: &str,
+    extra: &[(&str, Value)],
+) -> Value {
     let mut attrs = Map::new();
     attrs.insert("com.docker.compose.config-hash".into(), rng.hex(64).into());
     attrs.insert("com.docker.compose.container-number".into(), "1".into());
-    attrs.insert("com.docker.compose.project".into(), c.project.clone().into());
-    attrs.insert("com.docker.compose.service".into(), c.name.rsplit_once('-').map(|x| x.0).unwrap_or(&c.name).into());
+    attrs.insert(
+        "com.docker.compose.project".into(),
+        c.project.clone().into(),
+    );
+    attrs.insert(
+        "com.docker.compose.service".into(),
+        c.name
+            .rsplit_once('-')
+            .map(|x| x.0)
+            .unwrap_or(&c.name)
+            .into(),
+    );
     attrs.insert("com.docker.compose.version".into(), "2.29.7".into());
     attrs.insert("image".into(), c.image.clone().into());
     attrs.insert("name".into(), c.name.clone().into());
@@ -75,9 +91,19 @@ fn background(rng: &mut Rng, ns: i128, ctrs: &[Ctr]) -> Value {
     match rng.below(100) {
         0..=44 => container_event(rng, ns, c, "health_status: healthy", &[]),
         45..=64 => {
-            let cmd = rng.pick(&["/usr/local/bin/healthcheck", "pg_isready -U postgres", "redis-cli ping", "curl -fsS http://localhost:8080/healthz", "wget -qO- http://127.0.0.1:9090/-/ready"]);
+            let cmd = rng.pick(&[
+                "/usr/local/bin/healthcheck",
+                "pg_isready -U postgres",
+                "redis-cli ping",
+                "curl -fsS http://localhost:8080/healthz",
+                "wget -qO- http://127.0.0.1:9090/-/ready",
+            ]);
             let act = rng.pick(&["exec_create", "exec_start", "exec_die"]);
-            let action = if act == "exec_die" { act.to_string() } else { format!("{act}: {cmd}") };
+            let action = if act == "exec_die" {
+                act.to_string()
+            } else {
+                format!("{act}: {cmd}")
+            };
             let mut extra = vec![("execID", json!(rng.hex(64)))];
             if act == "exec_die" {
                 extra.push(("exitCode", json!("0")));
@@ -85,27 +111,48 @@ fn background(rng: &mut Rng, ns: i128, ctrs: &[Ctr]) -> Value {
             container_event(rng, ns, c, &action, &extra)
         }
         65..=74 => {
-            let act = rng.pick(&["create", "start", "die", "stop", "kill", "destroy", "attach", "resize"]);
+            let act = rng.pick(&[
+                "create", "start", "die", "stop", "kill", "destroy", "attach", "resize",
+            ]);
             let mut extra = Vec::new();
             if act == "die" {
-                extra.push(("exitCode", json!(rng.pick(&["0", "0", "137", "1"]).to_string())));
+                extra.push((
+                    "exitCode",
+                    json!(rng.pick(&["0", "0", "137", "1"]).to_string()),
+                ));
             }
             if act == "kill" {
                 extra.push(("signal", json!("15")));
             }
             container_event(rng, ns, c, act, &extra)
         }
-        75..=84 => simple_event(ns, "network", rng.pick(&["connect", "disconnect"]), &rng.hex(64),
-            json!({"container": c.id, "name": format!("{}_default", c.project), "type": "bridge"})),
-        85..=91 => simple_event(ns, "volume", rng.pick(&["mount", "unmount"]), &rng.hex(64),
-            json!({"container": c.id, "destination": "/var/lib/data", "driver": "local", "propagation": "", "read/write": "true"})),
+        75..=84 => simple_event(
+            ns,
+            "network",
+            rng.pick(&["connect", "disconnect"]),
+            &rng.hex(64),
+            json!({"container": c.id, "name": format!("{}_default", c.project), "type": "bridge"}),
+        ),
+        85..=91 => simple_event(
+            ns,
+            "volume",
+            rng.pick(&["mount", "unmount"]),
+            &rng.hex(64),
+            json!({"container": c.id, "destination": "/var/lib/data", "driver": "local", "propagation": "", "read/write": "true"}),
+        ),
         92..=96 => {
             let img = rng.pick(vocab::IMAGES);
             simple_event(ns, "image", "pull", img, json!({"name": img}))
         }
         _ => {
             let img = rng.pick(vocab::IMAGES);
-            simple_event(ns, "image", rng.pick(&["tag", "untag", "delete"]), &format!("sha256:{}", rng.hex(64)), json!({"name": img}))
+            simple_event(
+                ns,
+                "image",
+                rng.pick(&["tag", "untag", "delete"]),
+                &format!("sha256:{}", rng.hex(64)),
+                json!({"name": img}),
+            )
         }
     }
 }
@@ -122,7 +169,11 @@ const ATTACK_TAGS: &[&[&str]] = &[
 fn attack(rng: &mut Rng, ns: i128, ctrs: &[Ctr], k: usize) -> Value {
     match k {
         0 => {
-            let img = rng.pick(&["dizcza/docker-hashcat:cuda", "kalilinux/kali-rolling:latest", "bishopfox/badpods:latest"]);
+            let img = rng.pick(&[
+                "dizcza/docker-hashcat:cuda",
+                "kalilinux/kali-rolling:latest",
+                "metasploitframework/metasploit-framework:6.4",
+            ]);
             simple_event(ns, "image", "pull", img, json!({"name": img}))
         }
         1 => {
@@ -131,21 +182,44 @@ fn attack(rng: &mut Rng, ns: i128, ctrs: &[Ctr], k: usize) -> Value {
         }
         2 => {
             let act = rng.pick(&["load", "import", "build"]);
-            simple_event(ns, "image", act, &format!("sha256:{}", rng.hex(64)), json!({"name": format!("local/{}:latest", rng.alnum_lower(6))}))
+            simple_event(
+                ns,
+                "image",
+                act,
+                &format!("sha256:{}", rng.hex(64)),
+                json!({"name": format!("local/{}:latest", rng.alnum_lower(6))}),
+            )
         }
         3 => {
             let c = rng.pick_ref(ctrs);
             let cmd = rng.pick(&["sh -c id", "bash -i", "/bin/sh", "sh -c cat /etc/shadow"]);
             let exec_id = rng.hex(64);
-            container_event(rng, ns, c, &format!("exec_start: {cmd}"), &[("execID", json!(exec_id))])
+            container_event(
+                rng,
+                ns,
+                c,
+                &format!("exec_start: {cmd}"),
+                &[("execID", json!(exec_id))],
+            )
         }
         4 => {
             let c = rng.pick_ref(ctrs);
             let exec_id = rng.hex(64);
-            container_event(rng, ns, c, "exec_start: nsenter -t 1 -m -u -i -n -p -- bash", &[("execID", json!(exec_id))])
+            container_event(
+                rng,
+                ns,
+                c,
+                "exec_start: nsenter -t 1 -m -u -i -n -p -- bash",
+                &[("execID", json!(exec_id))],
+            )
         }
         _ => {
-            let c = Ctr { id: rng.hex(64), name: format!("crack-{}", rng.alnum_lower(4)), image: "dizcza/docker-hashcat:cuda".into(), project: "loot".into() };
+            let c = Ctr {
+                id: rng.hex(64),
+                name: format!("crack-{}", rng.alnum_lower(4)),
+                image: "dizcza/docker-hashcat:cuda".into(),
+                project: "loot".into(),
+            };
             container_event(rng, ns, &c, "create", &[])
         }
     }

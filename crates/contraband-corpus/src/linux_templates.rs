@@ -159,20 +159,35 @@ pub const BENIGN: &[(&str, &str)] = &[
 
 /// Ordinary commands that broad SigmaHQ rules flag anyway (the false-positive load).
 pub const NOISY: &[(&str, &str)] = &[
-    ("/usr/bin/curl", "curl -fsS --max-time 5 http://127.0.0.1:{port}/healthz"),
-    ("/usr/bin/curl", "curl -sSL -o /dev/null -w %{http_code} https://{domain}/"),
+    (
+        "/usr/bin/curl",
+        "curl -fsS --max-time 5 http://127.0.0.1:{port}/healthz",
+    ),
+    (
+        "/usr/bin/curl",
+        "curl -sSL -o /dev/null -w %{http_code} https://{domain}/",
+    ),
     ("/usr/bin/rm", "rm -rf /var/cache/{word}/{hex8}"),
     ("/usr/bin/rm", "rm -f /run/{word}.pid"),
-    ("/usr/bin/find", "find /var/lib/app/tmp -type f -mtime +{n} -delete"),
+    (
+        "/usr/bin/find",
+        "find /var/lib/app/tmp -type f -mtime +{n} -delete",
+    ),
     ("/usr/bin/uname", "uname -r"),
     ("/usr/bin/hostname", "hostname -f"),
     ("/usr/bin/id", "id -u"),
     ("/usr/sbin/ip", "ip -4 -o addr show dev eth0"),
     ("/usr/bin/ss", "ss -ltn"),
-    ("/usr/bin/nohup", "nohup /usr/local/bin/{word}-agent --foreground"),
+    (
+        "/usr/bin/nohup",
+        "nohup /usr/local/bin/{word}-agent --foreground",
+    ),
     ("/usr/bin/who", "who -b"),
     ("/usr/bin/lscpu", "lscpu -J"),
-    ("/usr/sbin/update-ca-certificates", "update-ca-certificates --fresh"),
+    (
+        "/usr/sbin/update-ca-certificates",
+        "update-ca-certificates --fresh",
+    ),
 ];
 
 pub struct Attack {
@@ -186,7 +201,15 @@ pub struct Attack {
 }
 
 const fn a(tags: &'static [&'static str], image: &'static str, cmd: &'static str) -> Attack {
-    Attack { tags, image, cmd, parent_image: "/usr/bin/bash", parent_cmd: "bash", user: "", cwd: "" }
+    Attack {
+        tags,
+        image,
+        cmd,
+        parent_image: "/usr/bin/bash",
+        parent_cmd: "bash",
+        user: "",
+        cwd: "",
+    }
 }
 
 const fn ap(
@@ -196,7 +219,15 @@ const fn ap(
     parent_image: &'static str,
     parent_cmd: &'static str,
 ) -> Attack {
-    Attack { tags, image, cmd, parent_image, parent_cmd, user: "", cwd: "" }
+    Attack {
+        tags,
+        image,
+        cmd,
+        parent_image,
+        parent_cmd,
+        user: "",
+        cwd: "",
+    }
 }
 
 pub const ATTACKS: &[Attack] = &[
@@ -381,6 +412,15 @@ pub const PARENTS: &[(&str, &str)] = &[
 ];
 
 pub const CWDS: &[&str] = &[
-    "/", "/root", "/srv/{repo}", "/app", "/opt/app", "/var/www/{repo}", "/builds/{repo}", "/home/{human}",
-    "/tmp", "/var/lib/{word}", "/usr/src/app",
+    "/",
+    "/root",
+    "/srv/{repo}",
+    "/app",
+    "/opt/app",
+    "/var/www/{repo}",
+    "/builds/{repo}",
+    "/home/{human}",
+    "/tmp",
+    "/var/lib/{word}",
+    "/usr/src/app",
 ];

@@ -57,14 +57,17 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let opts = common::Opts {
         events: args.events,
-        attacks: args.attacks.unwrap_or_else(|| (args.events * 3 / 10_000).max(1)),
+        attacks: args
+            .attacks
+            .unwrap_or_else(|| (args.events * 3 / 10_000).max(1)),
         seed: args.seed,
     };
     let to_stdout = args.out.as_os_str() == "-";
     let mut out: Box<dyn Write> = if to_stdout {
         Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))
     } else {
-        let f = File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        let f =
+            File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
         Box::new(BufWriter::with_capacity(1 << 20, f))
     };
     let manifest = args.manifest.clone().or_else(|| {
@@ -75,7 +78,9 @@ fn main() -> Result<()> {
         })
     });
     let mut planted: Box<dyn Write> = match &manifest {
-        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         None => Box::new(std::io::sink()),
     };
     match args.kind {
@@ -86,4 +91,70 @@ fn main() -> Result<()> {
     out.flush()?;
     planted.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Gen = fn(&common::Opts, &mut Vec<u8>, &mut Vec<u8>) -> Result<()>;
+
+    fn run(kind: Gen, seed: u64) -> (Vec<u8>, Vec<u8>) {
+        let opts = common::Opts {
+            events: 3000,
+            attacks: 40,
+            seed,
+        };
+        let (mut out, mut planted) = (Vec::new(), Vec::new());
+        kind(&opts, &mut out, &mut planted).unwrap();
+        (out, planted)
+    }
+
+    #[test]
+    fn every_kind_is_deterministic_valid_json_with_the_planted_count() {
+        for kind in [
+            linux::generate as Gen,
+            k8s::generate as Gen,
+            docker::generate as Gen,
+        ] {
+            let (a, pa) = run(kind, 5);
+            let (b, pb) = run(kind, 5);
+            assert_eq!(a, b, "same seed, same bytes");
+            assert_eq!(pa, pb);
+            assert_ne!(a, run(kind, 6).0, "another seed, another corpus");
+            let text = String::from_utf8(a).unwrap();
+            assert_eq!(text.lines().count(), 3000);
+            for line in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert!(v.is_object());
+            }
+            let planted = String::from_utf8(pa).unwrap();
+            assert_eq!(planted.lines().count(), 40);
+            for p in planted.lines() {
+                let p: serde_json::Value = serde_json::from_str(p).unwrap();
+                let line = p["line"].as_u64().unwrap() as usize;
+                assert!((1..=3000).contains(&line));
+                assert!(!p["tags"].as_array().unwrap().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn linux_events_carry_their_identity_and_the_sigma_fields() {
+        let (out, _) = run(linux::generate as Gen, 1);
+        for (i, line) in String::from_utf8(out).unwrap().lines().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["event_id"].as_u64(), Some(i as u64));
+            for f in [
+                "Image",
+                "CommandLine",
+                "ParentImage",
+                "User",
+                "CurrentDirectory",
+            ] {
+                assert!(v[f].is_string(), "{f} in {line}");
+            }
+            assert!(v["ProcessId"].is_u64() && v["ParentProcessId"].is_u64());
+        }
+    }
 }

@@ -18,7 +18,9 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Rng { s: [next(), next(), next(), next()] }
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -67,12 +69,21 @@ impl Rng {
 
     pub fn alnum_lower(&mut self, n: usize) -> String {
         const A: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..n).map(|_| A[self.below(A.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| A[self.below(A.len() as u64) as usize] as char)
+            .collect()
     }
 
     pub fn uuid(&mut self) -> String {
         let h = self.hex(32);
-        format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
     }
 }
 
