@@ -5,6 +5,7 @@
 //! event identity and the rules it is meant to fire), so a benchmark can report recall as well as
 //! agreement between engines.
 
+mod auditd;
 mod common;
 mod docker;
 mod k8s;
@@ -28,9 +29,11 @@ enum Kind {
     K8s,
     /// Docker Engine events (`docker events --format '{{json .}}'`).
     Docker,
+    /// Raw auditd records (SYSCALL/EXECVE/CWD/PATH/PROCTITLE per execution; not JSON).
+    Auditd,
 }
 
-/// Generate a deterministic benchmark corpus (JSON lines).
+/// Generate a deterministic benchmark corpus (JSON lines; auditd: raw audit.log records).
 #[derive(Debug, Parser)]
 #[command(name = "contraband-corpus", version)]
 struct Args {
@@ -87,6 +90,7 @@ fn main() -> Result<()> {
         Kind::Linux => linux::generate(&opts, &mut out, &mut planted)?,
         Kind::K8s => k8s::generate(&opts, &mut out, &mut planted)?,
         Kind::Docker => docker::generate(&opts, &mut out, &mut planted)?,
+        Kind::Auditd => auditd::generate(&opts, &mut out, &mut planted)?,
     }
     out.flush()?;
     planted.flush()?;
@@ -136,6 +140,24 @@ mod tests {
                 assert!((1..=3000).contains(&line));
                 assert!(!p["tags"].as_array().unwrap().is_empty());
             }
+        }
+    }
+
+    #[test]
+    fn auditd_is_deterministic_six_records_per_execution() {
+        let (a, pa) = run(auditd::generate as Gen, 5);
+        assert_eq!((a.clone(), pa.clone()), run(auditd::generate as Gen, 5));
+        let text = String::from_utf8(a).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6 * 3000);
+        for (i, l) in lines.iter().enumerate() {
+            let want = ["SYSCALL", "EXECVE", "CWD", "PATH", "PATH", "PROCTITLE"][i % 6];
+            assert!(l.contains(&format!(" type={want} msg=audit(")), "{l}");
+        }
+        for p in String::from_utf8(pa).unwrap().lines() {
+            let p: serde_json::Value = serde_json::from_str(p).unwrap();
+            let line = p["line"].as_u64().unwrap() as usize;
+            assert!(lines[line - 1].contains(" type=SYSCALL "));
         }
     }
 
