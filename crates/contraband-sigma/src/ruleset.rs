@@ -18,11 +18,34 @@ use crate::rule::{
 use crate::Limits;
 
 /// Options for loading rules.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub limits: Limits,
     /// Values for `|expand` placeholders: `name` (without `%`) → values.
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Umbrella categories of the Sigma taxonomy: specific category → the
+    /// category that covers it. A rule for the umbrella (`registry_event`)
+    /// also sees events of each specific one (`registry_set`, …).
+    pub category_parents: HashMap<String, String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        let parents = [
+            "registry_add",
+            "registry_delete",
+            "registry_set",
+            "registry_rename",
+        ]
+        .into_iter()
+        .map(|child| (child.to_string(), "registry_event".to_string()))
+        .collect();
+        LoadOptions {
+            limits: Limits::default(),
+            placeholders: HashMap::new(),
+            category_parents: parents,
+        }
+    }
 }
 
 /// A field of the event that contributed to a match.
@@ -64,17 +87,30 @@ fn key_of(v: &Option<Arc<str>>) -> String {
 }
 
 impl RuleSet {
-    fn build(rules: Vec<Rule>, correlations: Vec<CorrelationRule>) -> RuleSet {
+    fn build(
+        rules: Vec<Rule>,
+        correlations: Vec<CorrelationRule>,
+        category_parents: &HashMap<String, String>,
+    ) -> RuleSet {
         let mut index: Index = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
-            index
-                .entry(key_of(&r.logsource.product))
-                .or_default()
-                .entry(key_of(&r.logsource.category))
-                .or_default()
-                .entry(key_of(&r.logsource.service))
-                .or_default()
-                .push(i as u32);
+            let category = key_of(&r.logsource.category);
+            // A rule for an umbrella category is indexed under each specific
+            // category too, so events of those find it at no extra cost.
+            let children = category_parents
+                .iter()
+                .filter(|(_, parent)| parent.eq_ignore_ascii_case(&category))
+                .map(|(child, _)| child.to_ascii_lowercase());
+            for category in std::iter::once(category.clone()).chain(children) {
+                index
+                    .entry(key_of(&r.logsource.product))
+                    .or_default()
+                    .entry(category)
+                    .or_default()
+                    .entry(key_of(&r.logsource.service))
+                    .or_default()
+                    .push(i as u32);
+            }
         }
         let mut silenced = vec![false; rules.len()];
         for c in &correlations {
@@ -595,7 +631,7 @@ impl Loader {
                 error: e,
             });
         }
-        let ruleset = RuleSet::build(rules, correlations);
+        let ruleset = RuleSet::build(rules, correlations, &self.opts.category_parents);
         self.elapsed += started.elapsed();
         LoadReport {
             ruleset,

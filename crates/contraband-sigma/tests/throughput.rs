@@ -9,26 +9,10 @@ use std::time::Instant;
 #[test]
 #[ignore = "measurement, run on demand"]
 fn corpus_throughput() {
-    let Some(root) = common::corpora() else {
-        return;
-    };
+    let root = common::corpora();
     let report = common::load_corpus(&root);
     let set = &report.ruleset;
-    let mut events = Vec::new();
-    for f in walkdir::WalkDir::new(root.join("regression_data"))
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        if f.path().extension().and_then(|e| e.to_str()) == Some("json") {
-            let text = std::fs::read_to_string(f.path()).unwrap();
-            for doc in common::windows::read_json_stream(&text) {
-                // The categorised form only, as a real decoder would emit.
-                if let Some(e) = common::windows::to_events(&doc).pop() {
-                    events.push(e);
-                }
-            }
-        }
-    }
+    let events = common::regression_events(&root);
     let rounds = 20;
     let mut out = Vec::new();
     let mut hits = 0usize;
@@ -69,25 +53,10 @@ fn corpus_throughput() {
 #[test]
 #[ignore = "measurement, run on demand"]
 fn slowest_rules() {
-    let Some(root) = common::corpora() else {
-        return;
-    };
+    let root = common::corpora();
     let report = common::load_corpus(&root);
     let set = &report.ruleset;
-    let mut events = Vec::new();
-    for f in walkdir::WalkDir::new(root.join("regression_data"))
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        if f.path().extension().and_then(|e| e.to_str()) == Some("json") {
-            let text = std::fs::read_to_string(f.path()).unwrap();
-            for doc in common::windows::read_json_stream(&text) {
-                if let Some(e) = common::windows::to_events(&doc).pop() {
-                    events.push(e);
-                }
-            }
-        }
-    }
+    let events = common::regression_events(&root);
     let mut times: Vec<(f64, usize)> = (0..set.len())
         .map(|i| {
             let start = Instant::now();

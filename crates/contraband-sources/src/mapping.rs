@@ -326,15 +326,6 @@ impl Mappings {
             .unwrap_or_default()
     }
 
-    /// The umbrella category of `category` (`registry_set` → `registry_event`)
-    /// from any mapping's `category_parents` table: a rule written for the
-    /// parent should also see events of the child category.
-    pub fn parent_category(&self, category: &str) -> Option<&str> {
-        self.files
-            .values()
-            .find_map(|m| m.lookup("category_parents", category))
-    }
-
     /// Replace one format's mapping (tests, embedding applications).
     pub fn set(&mut self, format: Format, mapping: Mapping) {
         self.files.insert(mapping_file(format), Arc::new(mapping));

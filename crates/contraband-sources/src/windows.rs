@@ -30,14 +30,25 @@ fn lift(section: &Value, fields: &mut Map<String, Value>) {
                 for item in items {
                     if let Some(name) = str_at(item, &["#attributes", "Name"]) {
                         let value = item.get("#text").cloned().unwrap_or(Value::Null);
-                        fields.entry(name).or_insert(value);
+                        insert_field(fields, &name, value);
                     }
                 }
                 continue;
             }
         }
-        fields.entry(k.clone()).or_insert_with(|| scalar(v));
+        insert_field(fields, k, scalar(v));
     }
+}
+
+/// Insert a data field by its name, and by the name without spaces as well:
+/// Defender writes `Threat Name`, Sigma rules say `ThreatName`.
+fn insert_field(fields: &mut Map<String, Value>, name: &str, value: Value) {
+    if name.contains(' ') {
+        fields
+            .entry(name.replace(' ', ""))
+            .or_insert_with(|| value.clone());
+    }
+    fields.entry(name.to_string()).or_insert(value);
 }
 
 pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {

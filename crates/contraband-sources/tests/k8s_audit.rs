@@ -20,7 +20,7 @@ fn every_falco_file_decodes_and_the_malformed_one_is_reported() {
         for ev in &evs {
             assert_eq!(
                 ls(ev),
-                (Some("kubernetes"), None, Some("audit")),
+                (Some("kubernetes"), Some("application"), Some("audit")),
                 "{}",
                 p.display()
             );

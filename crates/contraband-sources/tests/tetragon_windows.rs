@@ -173,13 +173,6 @@ fn windows_concatenated_documents_get_positions() {
 }
 
 #[test]
-fn sysmon_registry_categories_have_the_umbrella_parent() {
-    let m = contraband_sources::Mappings::builtin();
-    assert_eq!(m.parent_category("registry_set"), Some("registry_event"));
-    assert_eq!(m.parent_category("process_creation"), None);
-}
-
-#[test]
 fn windows_security_4688_data_list_and_powershell() {
     let opts = contraband_sources::Options::default();
     let mut d = contraband_sources::Decoder::new(Format::WindowsJson, "live", &opts);
@@ -208,5 +201,25 @@ fn windows_security_4688_data_list_and_powershell() {
     assert_eq!(
         err.to_string(),
         "live:4: not a Windows event: no Event object"
+    );
+}
+
+#[test]
+fn windows_data_names_with_spaces_also_get_the_spaceless_sigma_name() {
+    let doc = r##"{"Event":{"System":{"EventID":1116,"Channel":"Microsoft-Windows-Windows Defender/Operational","Provider":{"#attributes":{"Name":"Microsoft-Windows-Windows Defender"}}},"EventData":{"Threat Name":"Virus:DOS/EICAR_Test_File"}}}"##;
+    let opts = contraband_sources::Options {
+        format: Some(contraband_sources::Format::WindowsJson),
+        ..Default::default()
+    };
+    let events: Vec<_> = contraband_sources::read("defender.json", Box::new(doc.as_bytes()), &opts)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        events[0].get_str("ThreatName").as_deref(),
+        Some("Virus:DOS/EICAR_Test_File")
+    );
+    assert_eq!(
+        events[0].get_str("Threat Name").as_deref(),
+        Some("Virus:DOS/EICAR_Test_File")
     );
 }

@@ -131,12 +131,7 @@ fn sigmahq_kubernetes_rules_fire_on_falco_audit_traces() {
     let hostpath = run
         .alerts()
         .into_iter()
-        .find(|a| {
-            a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .ends_with("create_nginx_pod_sensitive_mount.json")
-        })
+        .find(|a| common::file_name(a) == "create_nginx_pod_sensitive_mount.json")
         .unwrap();
     assert_eq!(hostpath["matched"]["hostPath"], "/etc");
     assert_eq!(hostpath["rule"]["level"], "low");
@@ -255,4 +250,96 @@ fn missing_input_is_an_error_naming_the_path() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn builtin_pack_on_falco_audit_traces_flags_exactly_the_risky_pods() {
+    let traces = corpora().join("falco/test/trace_files/k8s_audit");
+    let run = contraband(&[
+        "hunt",
+        traces.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--no-dedup",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let mut got: Vec<(String, String)> = run
+        .alerts()
+        .iter()
+        .map(|a| {
+            let file = common::file_name(a);
+            (file, a["rule"]["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    got.sort();
+    const PRIVILEGED: &str = "e771c89e-301f-41af-9539-348381b30420";
+    const HOSTPATH: &str = "5bd14287-3411-4c2e-8a2a-7460c181cedd";
+    const HOST_NAMESPACE: &str = "436d63ea-636b-4d69-9ea6-7b5622f2e952";
+    const SHELL_IN_POD: &str = "add1341d-2265-44a9-8d1b-0c3e508bf086";
+    let want: Vec<(String, String)> = [
+        ("attach_pod.json", SHELL_IN_POD),
+        ("create_nginx_pod_hostnetwork.json", HOST_NAMESPACE),
+        (
+            "create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json",
+            PRIVILEGED,
+        ),
+        ("create_nginx_pod_privileged.json", PRIVILEGED),
+        ("create_nginx_pod_privileged_2nd_container.json", PRIVILEGED),
+        ("create_nginx_pod_sensitive_mount.json", HOSTPATH),
+        (
+            "create_nginx_pod_sensitive_mount_2nd_container.json",
+            HOSTPATH,
+        ),
+        ("exec_pod.json", SHELL_IN_POD),
+    ]
+    .iter()
+    .map(|(f, r)| (f.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let privileged = run
+        .alerts()
+        .into_iter()
+        .find(|a| common::file_name(a) == "create_nginx_pod_privileged.json")
+        .unwrap();
+    assert_eq!(privileged["strategy"]["id"], "ADS-0003");
+    assert_eq!(privileged["container"]["privileged"], true);
+    assert_eq!(
+        privileged["matched"]["requestObject.spec.containers.securityContext.privileged"],
+        true
+    );
+}
+
+#[test]
+fn placeholder_file_overrides_the_pack_defaults() {
+    const UNAPPROVED_REGISTRY: &str = "3a163a69-cb05-4de5-9130-cde81178d2c2";
+    let events = common::workspace().join("samples/docker-events.jsonl");
+    let fires = |extra: &[&str]| {
+        let base = ["hunt", events.to_str().unwrap(), "--format", "jsonl"];
+        let run = contraband(&[&base[..], extra].concat());
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        run.alerts()
+            .iter()
+            .any(|a| a["rule"]["id"] == UNAPPROVED_REGISTRY)
+    };
+    assert!(
+        fires(&[]),
+        "the recorded pull from 127.0.0.1:5001 is off the default list"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.yml");
+    std::fs::write(
+        &file,
+        "approved_registries: ['127.0.0.1:5000', '127.0.0.1:5001']\n",
+    )
+    .unwrap();
+    assert!(!fires(&["--placeholders", file.to_str().unwrap()]));
+    std::fs::write(&file, "approved_registries: not-a-list\n").unwrap();
+    let bad = contraband(&[
+        "hunt",
+        events.to_str().unwrap(),
+        "--placeholders",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status, 2);
+    assert!(bad.stderr.contains("site.yml"), "{}", bad.stderr);
 }

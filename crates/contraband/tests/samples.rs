@@ -368,23 +368,23 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// `contraband hunt samples/ --format jsonl EXTRA...`
+fn hunt_samples(extra: &[&str]) -> common::Run {
+    let samples = workspace().join("samples");
+    let base = ["hunt", samples.to_str().unwrap(), "--format", "jsonl"];
+    contraband(&[&base[..], extra].concat())
+}
+
 #[test]
 fn bundled_samples_raise_exactly_the_expected_alerts() {
-    let samples = workspace().join("samples");
-    let run = contraband(&["hunt", samples.to_str().unwrap(), "--format", "jsonl"]);
+    let run = hunt_samples(&[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(run.stderr.contains("0 decode errors"), "{}", run.stderr);
     let got: BTreeSet<(String, String, String, String)> = run
         .alerts()
         .iter()
         .map(|a| {
-            let file = a["source"]["source"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string();
+            let file = common::file_name(a);
             let container = a["container"]["name"].as_str().unwrap_or("-").to_string();
             let command: String = a["process"]["command_line"]
                 .as_str()
@@ -414,14 +414,7 @@ fn bundled_samples_raise_exactly_the_expected_alerts() {
 
 #[test]
 fn benign_containers_raise_nothing() {
-    let samples = workspace().join("samples");
-    let run = contraband(&[
-        "hunt",
-        samples.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--no-dedup",
-    ]);
+    let run = hunt_samples(&["--no-dedup"]);
     for alert in run.alerts() {
         let name = alert["container"]["name"].as_str().unwrap_or_default();
         assert!(
@@ -433,14 +426,7 @@ fn benign_containers_raise_nothing() {
 
 #[test]
 fn in_container_cracker_carries_the_inspected_context() {
-    let samples = workspace().join("samples");
-    let run = contraband(&[
-        "hunt",
-        samples.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--no-dedup",
-    ]);
+    let run = hunt_samples(&["--no-dedup"]);
     let docker_cracker = run
         .alerts()
         .into_iter()

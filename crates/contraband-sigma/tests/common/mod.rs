@@ -1,22 +1,25 @@
 //! Shared helpers for corpus tests.
 #![allow(dead_code)]
 
-pub mod windows;
-
 use std::path::{Path, PathBuf};
 
-/// The directory holding `shared/corpora`, found by walking up from the crate.
-pub fn corpora() -> Option<PathBuf> {
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let c = dir.join("shared/corpora/sigma");
-        if c.is_dir() {
-            return Some(c);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
+use contraband_event::Event;
+
+/// SigmaHQ's corpus (`shared/corpora/sigma`).
+pub fn corpora() -> PathBuf {
+    contraband_testkit::corpora().join("sigma")
+}
+
+/// The events of a SigmaHQ regression-data JSON file (Windows events
+/// rendered as JSON), through the real Windows decoder and its mapping.
+pub fn windows_events(path: &Path) -> Vec<Event> {
+    let opts = contraband_sources::Options {
+        format: Some(contraband_sources::Format::WindowsJson),
+        ..Default::default()
+    };
+    contraband_sources::open(path, &opts)
+        .map(|e| e.unwrap_or_else(|err| panic!("{}: {err}", path.display())))
+        .collect()
 }
 
 /// Every `.yml` file under `root`, sorted.
@@ -43,4 +46,16 @@ pub fn load_corpus(root: &Path) -> contraband_sigma::LoadReport {
         }
     }
     loader.finish()
+}
+
+/// Every event of the regression data, decoded.
+pub fn regression_events(root: &Path) -> Vec<Event> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root.join("regression_data"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    files.sort();
+    files.iter().flat_map(|f| windows_events(f)).collect()
 }

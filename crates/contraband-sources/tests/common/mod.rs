@@ -1,24 +1,12 @@
 // Shared test helpers (included with `mod common;`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 
 use contraband_event::Event;
 use contraband_sources::{open, DecodeError, Format, Options};
 
-/// `.../shared/corpora`, found by walking up from the crate directory.
-pub fn corpora() -> PathBuf {
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let candidate = dir.join("shared/corpora");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        if !dir.pop() {
-            panic!("no shared/corpora above {}", env!("CARGO_MANIFEST_DIR"));
-        }
-    }
-}
+pub use contraband_testkit::corpora;
 
 pub fn decode(path: &Path, format: Option<Format>) -> (Vec<Event>, Vec<DecodeError>) {
     let opts = Options {

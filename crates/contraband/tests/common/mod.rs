@@ -1,32 +1,12 @@
 //! Helpers for running the real `contraband` binary in tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-/// `.../shared/corpora`, found by walking up from the crate directory.
-pub fn corpora() -> PathBuf {
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let candidate = dir.join("shared/corpora");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        assert!(
-            dir.pop(),
-            "no shared/corpora above {}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-    }
-}
-
-/// The workspace root (for `samples/`, `tests/fixtures/`, `detections/`).
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use contraband_testkit::{corpora, workspace};
 
 pub struct Run {
     pub status: i32,
@@ -71,6 +51,12 @@ pub fn contraband_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// The file name (no directory) an alert's event came from.
+pub fn file_name(alert: &Value) -> String {
+    let source = alert["source"]["source"].as_str().unwrap_or_default();
+    source.rsplit('/').next().unwrap_or_default().to_string()
 }
 
 /// (rule title, file name) pairs of the alerts, sorted.
