@@ -101,6 +101,62 @@ const SCENARIOS: &[Scenario] = &[
         cleanup: &[],
     },
     Scenario {
+        strategy: "ADS-0002",
+        validation: "The same checks inside a container",
+        covers: &["76464914-cb92-4b4f-914a-1d2af36b2d51"],
+        process: &["76464914-cb92-4b4f-914a-1d2af36b2d51"],
+        not_emulated: "",
+        steps: &[&[
+            "run", "--rm", "--network", "none", "--name", "{name}", "{image}", "sh", "-c",
+            // the shell outlives the check by a moment: a process is tied to its
+            // container through /proc, its own or its parent's (docs/watch.md)
+            "cat /sys/class/dmi/id/product_name; test -f /.dockerenv && echo docker; sleep 1",
+        ]],
+        cleanup: &[],
+    },
+    Scenario {
+        strategy: "ADS-0003",
+        validation: "cgroup release_agent preparation with SYS_ADMIN and AppArmor unconfined",
+        covers: &[
+            "2d80e2a4-8e9d-41cc-9c4e-949f1c48cff4",
+            "524ee200-f675-4662-9d00-7f53878fee34",
+        ],
+        process: &[],
+        not_emulated: "no cgroup is mounted and no kernel callback file is written",
+        steps: &[&[
+            "run", "--rm", "--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined",
+            "--network", "none", "--name", "{name}", "{image}", "true",
+        ]],
+        cleanup: &[],
+    },
+    Scenario {
+        strategy: "ADS-0003",
+        validation: "Docker socket mounted and driven from inside the container",
+        covers: &[
+            "6cf7e5a4-a09f-47da-910c-5cc788b033d0",
+            "8c043be3-1f4c-436c-9d9a-55668ee09804",
+        ],
+        process: &["8c043be3-1f4c-436c-9d9a-55668ee09804"],
+        not_emulated: "the socket is mounted read-only and nothing inside the container uses it",
+        steps: &[&[
+            "run", "--rm", "-v", "/var/run/docker.sock:/var/run/docker.sock:ro", "--network",
+            "none", "--name", "{name}", "{image}", "true",
+        ]],
+        cleanup: &[],
+    },
+    Scenario {
+        strategy: "ADS-0003",
+        validation: "Breakout reconnaissance kit",
+        covers: &["4d8b74e5-33c7-485d-b408-2f86a2bacff4"],
+        process: &["4d8b74e5-33c7-485d-b408-2f86a2bacff4"],
+        not_emulated: "",
+        steps: &[&[
+            "run", "--rm", "--network", "none", "--name", "{name}", "{image}", "sh", "-c",
+            "echo true > /tmp/deepce.sh; sh /tmp/deepce.sh",
+        ]],
+        cleanup: &[],
+    },
+    Scenario {
         strategy: "ADS-0004",
         validation: "Docker logging disabled daemon-wide and per container",
         covers: &["8c966b49-8f88-4462-b4a3-1b4bd6a72404"],

@@ -1163,32 +1163,33 @@ fn sigterm_closes_the_output_and_min_level_applies() {
 }
 
 #[test]
-fn emulate_runs_a_validation_and_reports_the_rule() {
+fn emulate_runs_every_scenario_and_each_covered_rule_fires() {
     let host = docker_host();
+    require("CONTRABAND_AUDITD", "a running auditd");
     let _lock = docker_lock();
     let image = base_image();
     let run = contraband(&[
         "emulate",
-        "ADS-0003/1",
-        "ADS-0004/5",
+        "--with-auditd",
         "--docker",
         &host,
         "--image",
         &image,
     ]);
+    // exit 0: every rule a scenario covers fired
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
-    for rule in [PRIVILEGED_RULE, "c988c379-66d7-4d44-aa3e-9a1a172cd3d3"] {
+    for rule in [PRIVILEGED_RULE, CRACKER_IN_CONTAINER_RULE] {
         let line = run
             .stdout
             .lines()
-            .find(|l| l.contains(rule))
-            .unwrap_or_else(|| panic!("{rule} not reported:\n{}", run.stdout));
-        assert!(
-            line.trim_start().starts_with("fired") && line.contains(" after "),
-            "{line}"
-        );
+            .find(|l| l.contains(rule) && l.trim_start().starts_with("fired"))
+            .unwrap_or_else(|| panic!("{rule} not reported as fired:\n{}", run.stdout));
+        assert!(line.contains(" after "), "{line}");
     }
+    assert!(!run.stdout.contains("NOT FIRED"), "{}", run.stdout);
     assert!(run.stdout.contains("not emulated"), "{}", run.stdout);
+    // the temporary audit rule is gone
+    assert!(!must("auditctl", &["-l"]).contains("contraband-emulate"));
     let list = contraband(&["emulate", "--list"]);
     assert_eq!(list.status, 0);
     assert!(list.stdout.contains("ADS-0001/1"), "{}", list.stdout);
