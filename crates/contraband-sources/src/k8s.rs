@@ -17,18 +17,35 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
             let Some(Value::Array(items)) = o.get("items") else {
                 return Err("EventList without an items array".into());
             };
+            // A bad item is reported; the items around it are still events.
+            let mut bad = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let Value::Object(item) = item else {
-                    return Err(format!("EventList item {i} is not an object"));
+                    bad.push(format!("item {i} is not an object"));
+                    continue;
                 };
                 let raw: Arc<str> = Arc::from(Value::Object(item.clone()).to_string());
-                let mut ev =
-                    one(item.clone(), ctx).map_err(|e| format!("EventList item {i}: {e}"))?;
-                ev.raw = Some(raw);
-                ev.origin.index = Some(i as u64);
-                out.push(ev);
+                match one(item.clone(), ctx) {
+                    Ok(mut ev) => {
+                        ev.raw = Some(raw);
+                        ev.origin.index = Some(i as u64);
+                        out.push(ev);
+                    }
+                    Err(e) => bad.push(format!("item {i}: {e}")),
+                }
             }
-            Ok(())
+            match bad.len() {
+                0 => Ok(()),
+                n => Err(format!(
+                    "EventList {}{}",
+                    bad[..n.min(3)].join("; "),
+                    if n > 3 {
+                        format!(" (and {} more)", n - 3)
+                    } else {
+                        String::new()
+                    }
+                )),
+            }
         }
         _ => {
             out.push(one(o, ctx)?);
