@@ -145,13 +145,7 @@ fn check_event(ev: &Event, cap: usize) -> Result<(), String> {
         return Err(format!("event origin names {:?}", ev.origin.source));
     }
     if let Some(raw) = &ev.raw {
-        // Known gap: a Kubernetes EventList item's raw text is the item
-        // re-serialised (the decoder sees only the parsed value), which can
-        // outgrow its text (`1e15` → `1000000000000000.0`); bounded by ~5×.
-        let reserialised = ev.origin.index.is_some()
-            && ev.logsource.service.as_deref() == Some("audit")
-            && ev.logsource.product.as_deref() == Some("kubernetes");
-        if raw.len() > cap && !(reserialised && raw.len() <= 5 * cap) {
+        if raw.len() > cap {
             return Err(format!(
                 "event raw text is {} bytes, over the {cap}-byte record cap: {:?}",
                 raw.len(),

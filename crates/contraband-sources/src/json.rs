@@ -11,16 +11,16 @@ use crate::error::ErrorKind;
 use crate::input::Record;
 use crate::{Ctx, Format, FormatDecoder, Out};
 
-/// Decodes one JSON value into zero or more events (pushing them to the vec),
-/// or says why the value is not of the format.
-pub(crate) type DecodeFn = fn(Value, &Ctx, &mut Vec<Event>) -> Result<(), String>;
+/// Decodes one JSON value (with its text in the input) into zero or more
+/// events (pushing them to the vec), or says why the value is not of the format.
+pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), String>;
 
 pub(crate) struct JsonDecoder(pub DecodeFn);
 
 impl JsonDecoder {
     fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
         let mut events = Vec::new();
-        let result = (self.0)(value, ctx, &mut events);
+        let result = (self.0)(value, &raw, ctx, &mut events);
         // A decoder that fans a record out (a Kubernetes EventList) may fail
         // on some parts: the parts it did decode are still events.
         for mut ev in events {

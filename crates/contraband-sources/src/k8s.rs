@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use contraband_event::{image_registry, ContainerContext, Event, LogSource, Mount, Timestamp};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::json::{str_at, time_of};
 use crate::Ctx;
 
-pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err("a Kubernetes audit event must be a JSON object".into());
     };
@@ -17,6 +18,16 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
             let Some(Value::Array(items)) = o.get("items") else {
                 return Err("EventList without an items array".into());
             };
+            // Each item's raw text is its own slice of the input; without
+            // one (duplicate `items` keys) the event keeps the whole record's.
+            #[derive(serde::Deserialize)]
+            struct Items<'a> {
+                #[serde(borrow)]
+                items: Vec<&'a RawValue>,
+            }
+            let texts = serde_json::from_str::<Items>(text)
+                .map(|l| l.items)
+                .unwrap_or_default();
             // A bad item is reported; the items around it are still events.
             let mut bad = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -24,10 +35,9 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
                     bad.push(format!("item {i} is not an object"));
                     continue;
                 };
-                let raw: Arc<str> = Arc::from(Value::Object(item.clone()).to_string());
                 match one(item.clone(), ctx) {
                     Ok(mut ev) => {
-                        ev.raw = Some(raw);
+                        ev.raw = texts.get(i).map(|t| Arc::from(t.get()));
                         ev.origin.index = Some(i as u64);
                         out.push(ev);
                     }
