@@ -8,7 +8,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use contraband_engine::load::{load_engine, RuleSources};
 use contraband_engine::{Engine, Scratch};
 use contraband_event::{Event, LogSource, Map, Timestamp, Value};
-use contraband_sigma::{LoadOptions, Loader, Prefilter, PrefilterScratch, RuleSet};
+use contraband_sigma::{
+    CorrelationEngine, CorrelationLimits, LoadOptions, Loader, Prefilter, PrefilterScratch, RuleSet,
+};
 use contraband_sources::{read, Format, Options};
 use yaml_serde::Value as Yaml;
 
@@ -23,7 +25,8 @@ const RULE_FILE: &str = "fuzz-rule.yml";
 /// - no more rules than documents;
 /// - each loaded rule evaluates against fixed events and against an event
 ///   made of the rule's own field names and values (so matches happen);
-/// - see [`check_matching`] for what must hold of every match.
+/// - see [`check_matching`] for what must hold of every match;
+/// - correlations that loaded run over those matches at extreme times.
 pub fn load_rules(data: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(data);
     let mut loader = Loader::new(LoadOptions::default());
@@ -59,6 +62,45 @@ pub fn load_rules(data: &[u8]) -> Result<(), String> {
     }
     for ev in &events {
         check_matching(set, &prefilter, ev)?;
+    }
+    correlate(set, &events)
+}
+
+/// Feed every match, at awkward times, to the correlations that loaded.
+/// Invariants: nothing panics or overflows; each correlation match names a
+/// correlation that exists and a window that is not reversed.
+fn correlate(set: &RuleSet, events: &[Event]) -> Result<(), String> {
+    if set.correlations().is_empty() {
+        return Ok(());
+    }
+    let mut engine = CorrelationEngine::new(
+        set.correlations(),
+        CorrelationLimits {
+            max_groups: 4,
+            max_events_per_group: 4,
+        },
+    );
+    let mut out = Vec::new();
+    let times = [0, 1, 1_000_000_000, -1, i64::MAX, i64::MIN, i64::MAX - 1, 0];
+    for (n, &t) in times.iter().enumerate() {
+        for ev in events {
+            let mut ev = ev.clone();
+            ev.time = Timestamp(t);
+            for i in 0..set.len() {
+                if set.rule_matches(i, &ev) {
+                    engine.feed(i, &ev, &mut out);
+                }
+            }
+        }
+        if n % 3 == 2 {
+            engine.advance(t, &mut out);
+        }
+    }
+    engine.flush(&mut out);
+    for m in &out {
+        if m.correlation >= set.correlations().len() || m.first_time > m.last_time {
+            return Err(format!("bad correlation match {m:?}"));
+        }
     }
     Ok(())
 }
