@@ -51,6 +51,10 @@ pub struct TestFileError {
 
 impl RuleTestFile {
     pub fn parse(path: &str, text: &str) -> Result<RuleTestFile, TestFileError> {
+        contraband_sigma::check_yaml_nesting(text).map_err(|message| TestFileError {
+            path: path.to_string(),
+            message,
+        })?;
         let file: RuleTestFile = yaml_serde::from_str(text).map_err(|e| TestFileError {
             path: path.to_string(),
             message: e.to_string(),

@@ -89,6 +89,10 @@ pub struct StrategyError {
 
 impl Strategy {
     pub fn parse(path: &str, text: &str) -> Result<Strategy, StrategyError> {
+        contraband_sigma::check_yaml_nesting(text).map_err(|message| StrategyError {
+            path: path.to_string(),
+            message,
+        })?;
         let strategy: Strategy = yaml_serde::from_str(text).map_err(|e| StrategyError {
             path: path.to_string(),
             message: e.to_string(),

@@ -249,16 +249,38 @@ pub fn parse_condition(s: &str, max_depth: usize) -> Result<Cond, ConditionError
 
 /// Does identifier `name` match a quantifier pattern (`*` and `?` wildcards,
 /// case-sensitive as identifiers are)?
+///
+/// Greedy with one backtrack point (the last `*`): O(pattern × name) at
+/// worst. Trying every split at every `*` recursively was exponential in
+/// the number of stars, so a hostile `1 of *a*a*a…c` hung rule loading.
 pub fn ident_matches(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
-            Some((b'?', rest)) => !s.is_empty() && go(rest, &s[1..]),
-            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+    let (p, s) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern resumes, and the name
+    // position that `*` currently stops at.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                star = Some((pi, si));
+            }
+            Some(&c) if c == b'?' || c == s[si] => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more byte and retry.
+                Some((resume, stop)) => {
+                    pi = resume;
+                    si = stop + 1;
+                    star = Some((resume, stop + 1));
+                }
+                None => return false,
+            },
         }
     }
-    go(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 impl fmt::Display for Cond {
@@ -403,6 +425,18 @@ mod tests {
         assert!(ident_matches("*", "x"));
         assert!(!ident_matches("sel*", "filter"));
         assert!(ident_matches("a?c", "abc"));
+        assert!(ident_matches("*sel*_?", "my_selection_1"));
+        assert!(ident_matches("a*b*", "ab"));
+        assert!(!ident_matches("a*b?", "ab"));
+        assert!(!ident_matches("", "a"));
+        assert!(ident_matches("**", ""));
+        // Many stars against a long near-miss: was exponential (minutes).
+        let started = std::time::Instant::now();
+        assert!(!ident_matches(
+            &format!("{}c", "*a".repeat(40)),
+            &"a".repeat(200)
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     // Evaluate over an assignment of identifiers a..e.

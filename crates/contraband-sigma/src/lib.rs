@@ -76,7 +76,9 @@ pub use correlation::{
 };
 pub use error::{LoadFailure, LoadWarning, RuleError};
 pub use prefilter::{Prefilter, PrefilterScratch};
-pub use rule::{Related, Rule, RuleLogSource, RuleMeta, RuleOrigin};
+pub use rule::{
+    check_yaml_nesting, Related, Rule, RuleLogSource, RuleMeta, RuleOrigin, MAX_YAML_FLOW_DEPTH,
+};
 pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet};
 
 /// Bounds that keep hostile rules from exhausting memory or time.

@@ -224,6 +224,80 @@ pub(crate) fn doc_kind(map: &Mapping) -> DocKind {
     }
 }
 
+/// Deepest flow-collection nesting (`[` / `{`) a YAML text may have.
+/// Deserialising stops at 128 levels anyway; this guard exists because the
+/// YAML parser's work grows with depth × tokens *before* that limit is
+/// checked: 50,000 nested `[` took 17 s to reject, a 4 MiB file hours.
+pub const MAX_YAML_FLOW_DEPTH: usize = 256;
+
+/// Reject YAML whose flow collections nest deeper than
+/// [`MAX_YAML_FLOW_DEPTH`], before handing it to the parser. A cheap lexical
+/// scan that errs on the side of counting: comments and quoted scalars are
+/// skipped, but a quote is only taken as one where a scalar can start and it
+/// ends at the line's end at the latest, so text cannot hide a real `[[[…`
+/// from the scan. Brackets in plain or block scalars count, so only text with
+/// hundreds of unbalanced `[`/`{` in values is turned away wrongly. The
+/// error names the line.
+pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut line = 1usize;
+    let mut quote: Option<u8> = None;
+    // The byte before this one, and the last non-blank one on this line.
+    let (mut prev, mut last) = (b'\n', b'\n');
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\n' {
+            line += 1;
+            quote = None;
+            (prev, last) = (b, b);
+            continue;
+        }
+        match quote {
+            Some(b'"') if b == b'\\' => {
+                if bytes.peek() != Some(&b'\n') {
+                    bytes.next(); // the escaped character
+                }
+            }
+            Some(q) if b == q => {
+                if q == b'\'' && bytes.peek() == Some(&b'\'') {
+                    bytes.next(); // '' inside '...'
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\''
+                    if matches!(prev, b'\n' | b'[' | b'{' | b',')
+                        || (matches!(prev, b' ' | b'\t')
+                            && matches!(last, b'\n' | b':' | b'-' | b'?' | b',' | b'[' | b'{')) =>
+                {
+                    quote = Some(b)
+                }
+                b'#' if matches!(prev, b'\n' | b' ' | b'\t') => {
+                    // A comment runs to the end of the line.
+                    while bytes.next_if(|&c| c != b'\n').is_some() {}
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_YAML_FLOW_DEPTH {
+                        return Err(format!(
+                            "flow collections (`[`, `{{`) nested deeper than {MAX_YAML_FLOW_DEPTH} at line {line}"
+                        ));
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        if !matches!(b, b' ' | b'\t') {
+            last = b;
+        }
+        prev = b;
+    }
+    Ok(())
+}
+
 /// Split a file into YAML documents, applying the legacy collection actions
 /// (`action: global` merged into every following document, `reset`
 /// forgetting it, `repeat` re-using the previous document with changes).
@@ -233,6 +307,10 @@ pub(crate) fn documents(text: &str, max_docs: usize) -> Vec<(usize, Result<Yaml,
     let mut out = Vec::new();
     let mut global: Option<Yaml> = None;
     let mut previous: Option<Yaml> = None;
+    if let Err(reason) = check_yaml_nesting(text) {
+        out.push((0, Err(RuleError::Limit(reason))));
+        return out;
+    }
     for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
         if i >= max_docs {
             out.push((

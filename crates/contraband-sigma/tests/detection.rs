@@ -835,3 +835,35 @@ fn container_context_and_nested_paths() {
         "{fields:?}"
     );
 }
+
+#[test]
+fn deep_flow_nesting_is_refused_before_parsing() {
+    // The YAML parser's work grows with depth x tokens before its own
+    // depth limit applies: 50,000 nested `[` took 17 s to reject.
+    let deep = format!(
+        "title: d\nlogsource: {{product: test}}\ndetection:\n  s: {{x: {}{}}}\n  condition: s\n",
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    let started = std::time::Instant::now();
+    let r = load_with(LoadOptions::default(), &deep);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(r.failed(), 1);
+    assert!(matches!(r.failures[0].error, RuleError::Limit(_)));
+    assert!(
+        r.failures[0].to_string().contains("line 4"),
+        "{}",
+        r.failures[0]
+    );
+    // Brackets in quoted scalars and comments do not count ...
+    let quoted = format!(
+        "title: q\nlogsource: {{product: test}}\ndetection:\n  s: {{x|re: '{}', y: \"{}\"}} # {}\n  condition: s\n",
+        "\\[".repeat(300),
+        "[".repeat(300),
+        "{".repeat(300)
+    );
+    assert_eq!(load_with(LoadOptions::default(), &quoted).loaded(), 1);
+    // ... but a quote inside a plain scalar cannot hide real nesting.
+    let hidden = format!("title: it's\nx: {}\n", "[".repeat(300));
+    assert!(contraband_sigma::check_yaml_nesting(&hidden).is_err());
+}

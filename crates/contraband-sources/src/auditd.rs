@@ -266,8 +266,11 @@ impl FormatDecoder for AuditdDecoder {
         self.newest_time = self.newest_time.max(header.time.0);
         if header.rtype == "EOE" {
             if let Some(p) = self.pending.get_mut(&key) {
-                p.raw.push('\n');
-                p.raw.push_str(line);
+                // Kept only within the record cap, like every other record.
+                if p.raw.len() + 1 + line.len() <= ctx.opts.max_record_size {
+                    p.raw.push('\n');
+                    p.raw.push_str(line);
+                }
             }
             self.complete(&key, ctx, out);
             self.sweep(&key, ctx, out);
@@ -314,7 +317,11 @@ impl FormatDecoder for AuditdDecoder {
             );
         }
         let p = self.pending.get_mut(&key).expect("inserted above");
-        if p.records.len() >= MAX_RECORDS || p.raw.len() + line.len() > ctx.opts.max_record_size {
+        // The event's raw text (records joined by `\n`) stays within the cap.
+        let sep = usize::from(!p.raw.is_empty());
+        if p.records.len() >= MAX_RECORDS
+            || p.raw.len() + sep + line.len() > ctx.opts.max_record_size
+        {
             if !p.overflow {
                 p.overflow = true;
                 out.push_back(Err(ctx.err(

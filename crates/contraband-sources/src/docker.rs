@@ -145,7 +145,12 @@ fn finish(
 }
 
 /// One line of `docker events --format '{{json .}}'`.
-pub(crate) fn decode_docker_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode_docker_event(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
     let Value::Object(mut fields) = v else {
         return Err("a Docker event must be a JSON object".into());
     };
@@ -236,7 +241,12 @@ pub(crate) fn decode_docker_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
 }
 
 /// One line of `podman events --format json`.
-pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode_podman_event(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
     let Value::Object(mut fields) = v else {
         return Err("a Podman event must be a JSON object".into());
     };
@@ -313,7 +323,12 @@ pub(crate) fn decode_podman_event(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> 
 }
 
 /// One container of `docker inspect` / `podman inspect` output.
-pub(crate) fn decode_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode_inspect(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
     if !v.is_object() || (v.get("Id").is_none() && v.get("HostConfig").is_none()) {
         return Err("an inspect record must be a container object with Id or HostConfig".into());
     }

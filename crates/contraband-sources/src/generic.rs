@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::json::time_of;
 use crate::Ctx;
 
-pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     let Value::Object(mut fields) = v else {
         return Err("a generic JSON record must be an object".into());
     };

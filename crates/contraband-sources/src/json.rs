@@ -4,37 +4,39 @@
 use std::sync::Arc;
 
 use contraband_event::{parse_time, Event, Timestamp};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::ErrorKind;
 use crate::input::Record;
 use crate::{Ctx, Format, FormatDecoder, Out};
 
-/// Decodes one JSON value into zero or more events (pushing them to the vec),
-/// or says why the value is not of the format.
-pub(crate) type DecodeFn = fn(Value, &Ctx, &mut Vec<Event>) -> Result<(), String>;
+/// Decodes one JSON value (with its text in the input) into zero or more
+/// events (pushing them to the vec), or says why the value is not of the format.
+pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), String>;
 
 pub(crate) struct JsonDecoder(pub DecodeFn);
 
 impl JsonDecoder {
     fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
         let mut events = Vec::new();
-        match (self.0)(value, ctx, &mut events) {
-            Ok(()) => {
-                for mut ev in events {
-                    if ev.origin.source.is_empty() {
-                        let index = ev.origin.index;
-                        ev.origin = ctx.origin(rec);
-                        // A decoder that fans a record out sets the index.
-                        ev.origin.index = index.or(rec.index);
-                    }
-                    if ev.raw.is_none() {
-                        ev.raw = Some(raw.clone());
-                    }
-                    out.push_back(Ok(ev));
-                }
+        let result = (self.0)(value, &raw, ctx, &mut events);
+        // A decoder that fans a record out (a Kubernetes EventList) may fail
+        // on some parts: the parts it did decode are still events.
+        for mut ev in events {
+            if ev.origin.source.is_empty() {
+                let index = ev.origin.index;
+                ev.origin = ctx.origin(rec);
+                // A decoder that fans a record out sets the index.
+                ev.origin.index = index.or(rec.index);
             }
-            Err(reason) => out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec))),
+            if ev.raw.is_none() {
+                ev.raw = Some(raw.clone());
+            }
+            out.push_back(Ok(ev));
+        }
+        if let Err(reason) = result {
+            out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec)));
         }
     }
 }
@@ -50,7 +52,11 @@ impl FormatDecoder for JsonDecoder {
         };
         match value {
             Value::Array(items) => {
-                // A whole array on one line: one record per element.
+                // A whole array on one line: one record per element. Each
+                // element's raw text is its own slice of the line, not a
+                // re-serialization (which differs from the input and can
+                // outgrow the record cap: `1e15` → `1000000000000000.0`).
+                let texts: Vec<&RawValue> = serde_json::from_str(&rec.text).unwrap_or_default();
                 for (i, item) in items.into_iter().enumerate() {
                     let sub = Record {
                         text: String::new(),
@@ -58,7 +64,10 @@ impl FormatDecoder for JsonDecoder {
                         offset: rec.offset,
                         index: Some(i as u64),
                     };
-                    let raw: Arc<str> = Arc::from(item.to_string());
+                    let raw: Arc<str> = match texts.get(i) {
+                        Some(text) => Arc::from(text.get()),
+                        None => Arc::from(item.to_string()),
+                    };
                     self.one(item, raw, &sub, ctx, out);
                 }
             }

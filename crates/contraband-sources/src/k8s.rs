@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use contraband_event::{image_registry, ContainerContext, Event, LogSource, Mount, Timestamp};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::json::{str_at, time_of};
 use crate::Ctx;
 
-pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err("a Kubernetes audit event must be a JSON object".into());
     };
@@ -17,18 +18,44 @@ pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), St
             let Some(Value::Array(items)) = o.get("items") else {
                 return Err("EventList without an items array".into());
             };
+            // Each item's raw text is its own slice of the input; without
+            // one (duplicate `items` keys) the event keeps the whole record's.
+            #[derive(serde::Deserialize)]
+            struct Items<'a> {
+                #[serde(borrow)]
+                items: Vec<&'a RawValue>,
+            }
+            let texts = serde_json::from_str::<Items>(text)
+                .map(|l| l.items)
+                .unwrap_or_default();
+            // A bad item is reported; the items around it are still events.
+            let mut bad = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let Value::Object(item) = item else {
-                    return Err(format!("EventList item {i} is not an object"));
+                    bad.push(format!("item {i} is not an object"));
+                    continue;
                 };
-                let raw: Arc<str> = Arc::from(Value::Object(item.clone()).to_string());
-                let mut ev =
-                    one(item.clone(), ctx).map_err(|e| format!("EventList item {i}: {e}"))?;
-                ev.raw = Some(raw);
-                ev.origin.index = Some(i as u64);
-                out.push(ev);
+                match one(item.clone(), ctx) {
+                    Ok(mut ev) => {
+                        ev.raw = texts.get(i).map(|t| Arc::from(t.get()));
+                        ev.origin.index = Some(i as u64);
+                        out.push(ev);
+                    }
+                    Err(e) => bad.push(format!("item {i}: {e}")),
+                }
             }
-            Ok(())
+            match bad.len() {
+                0 => Ok(()),
+                n => Err(format!(
+                    "EventList {}{}",
+                    bad[..n.min(3)].join("; "),
+                    if n > 3 {
+                        format!(" (and {} more)", n - 3)
+                    } else {
+                        String::new()
+                    }
+                )),
+            }
         }
         _ => {
             out.push(one(o, ctx)?);

@@ -15,7 +15,7 @@ fn command_line(process: &Value) -> Option<String> {
     })
 }
 
-pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err("a Tetragon event must be a JSON object".into());
     };

@@ -51,7 +51,7 @@ fn insert_field(fields: &mut Map<String, Value>, name: &str, value: Value) {
     fields.entry(name.to_string()).or_insert(value);
 }
 
-pub(crate) fn decode(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     let event = v
         .get("Event")
         .ok_or("not a Windows event: no Event object")?;

@@ -173,5 +173,32 @@ fn event_list_and_capabilities() {
     assert_eq!(s(ev, "container.k8s_pod"), "p");
     assert_eq!(ev.time.to_rfc3339(), "2024-01-02T03:04:05Z");
     assert_eq!(evs[1].time.to_rfc3339(), "2024-01-02T03:04:06Z");
-    assert!(evs[1].raw.as_deref().unwrap().contains("\"auditID\":\"b\""));
+    // Each item's raw text is its own text in the (pretty-printed) input.
+    let raw = evs[1].raw.as_deref().unwrap();
+    assert!(raw.contains("\"auditID\": \"b\""), "{raw}");
+    assert!(!raw.contains("\"auditID\": \"a\""), "{raw}");
+}
+
+#[test]
+fn event_list_bad_item_keeps_the_others() {
+    let item = |id: &str| {
+        serde_json::json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": id,
+            "verb": "get", "objectRef": {"resource": "pods"}, "stageTimestamp": "2024-01-02T03:04:06Z"})
+    };
+    let list = serde_json::json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+        "items": [item("a"), 7, item("c"), "x"]});
+    let events = contraband_sources::read(
+        "list.json",
+        Box::new(std::io::Cursor::new(list.to_string().into_bytes())),
+        &contraband_sources::Options::default(),
+    );
+    let (evs, errs) = split(events);
+    assert_eq!(evs.len(), 2, "{errs:?}");
+    assert_eq!(evs[1].origin.index, Some(2));
+    assert_eq!(errs.len(), 1);
+    let msg = errs[0].to_string();
+    assert!(
+        msg.contains("item 1 is not an object") && msg.contains("item 3"),
+        "{msg}"
+    );
 }

@@ -260,3 +260,45 @@ fn events_can_move_to_another_thread() {
     let d = contraband_sources::Decoder::new(Format::Auditd, "x", &Options::default());
     is_send(&d);
 }
+
+#[test]
+fn one_line_array_elements_keep_their_own_text() {
+    // Re-serialising would turn `1e15` into `1000000000000000.0`, changing
+    // the evidence and outgrowing the record cap.
+    let text = "[{\"a\":1e15}, {\"b\": 2}]\n";
+    let opts = Options {
+        max_record_size: 32,
+        ..Options::default()
+    };
+    let (evs, errs) = split(read(
+        "arr",
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        &opts,
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(evs[0].raw.as_deref(), Some("{\"a\":1e15}"));
+    assert_eq!(evs[1].raw.as_deref(), Some("{\"b\": 2}"));
+}
+
+#[test]
+fn auditd_raw_text_stays_within_the_record_cap() {
+    let mut text = String::new();
+    for i in 0..20 {
+        text.push_str(&format!(
+            "type=PATH msg=audit(1700000000.1:9): item={i} name=\"/x{i}\"\n"
+        ));
+    }
+    text.push_str("type=EOE msg=audit(1700000000.1:9): \n");
+    let opts = Options {
+        format: Some(Format::Auditd),
+        max_record_size: 200,
+        ..Options::default()
+    };
+    let (evs, _) = split(read(
+        "audit",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        &opts,
+    ));
+    assert_eq!(evs.len(), 1);
+    assert!(evs[0].raw.as_deref().unwrap().len() <= 200);
+}
