@@ -1099,12 +1099,20 @@ fn k8s_audit_webhook_pushes_back_when_the_pipeline_stalls() {
     // machine is so busy that the queue's 2 places fill before they drain)
     assert!(codes.get(&200).is_some_and(|n| *n > 0), "{codes:?}");
     // once the output is read, the backlog drains and requests are accepted again
+    // The reader says when the first alert arrives, so the test stops watch
+    // only after the backlog has really started to drain (on a busy machine
+    // stopping right after the first 200 could beat the first write).
+    let (first_line, first_line_seen) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::fs::File::open(&fifo)
-            .unwrap()
-            .read_to_string(&mut text);
-        text.lines().count()
+        let lines = BufReader::new(std::fs::File::open(&fifo).unwrap()).lines();
+        let mut count = 0;
+        for line in lines.map_while(Result::ok) {
+            if count == 0 {
+                let _ = first_line.send(());
+            }
+            count += usize::from(!line.is_empty());
+        }
+        count
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -1116,6 +1124,9 @@ fn k8s_audit_webhook_pushes_back_when_the_pipeline_stalls() {
         assert!(Instant::now() < deadline, "the backlog never drained");
         std::thread::sleep(Duration::from_millis(200));
     }
+    first_line_seen
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no alert reached the output after the backlog drained");
     watch.stop();
     assert!(reader.join().unwrap() >= 1);
 }
