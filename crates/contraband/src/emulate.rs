@@ -576,6 +576,8 @@ struct Ctx<'a> {
     name: String,
     dir: PathBuf,
     dockerd_pid: String,
+    /// Images the scenarios use: their engine events are the run's own.
+    images: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -930,17 +932,51 @@ fn at_least_medium(alert: &Value) -> bool {
     )
 }
 
-/// A benign scenario's alert is its own when it names the scenario's
-/// container or image, or no container at all (a host process: on a shared
-/// machine that may be someone else's, and is counted all the same).
-fn belongs_to(alert: &Value, name: &str) -> bool {
-    let container = &alert["container"];
-    match container["name"].as_str() {
-        None => container["image"]
-            .as_str()
-            .is_none_or(|image| image.starts_with(name)),
-        Some(c) => c.trim_start_matches('/') == name,
+/// This run's audit session: the loginuid of this process is set (if it
+/// was unset) so that every host process it starts, and the audit
+/// subsystem's own records of its actions (`CONFIG_CHANGE`), carry one
+/// session id, as scripts/record-fixtures does. `None` when the session
+/// cannot be had; attribution then falls back to command lines.
+fn own_audit_session() -> Option<String> {
+    const UNSET: &str = "4294967295";
+    let current = std::fs::read_to_string("/proc/self/loginuid").ok()?;
+    if current.trim() == UNSET {
+        std::fs::write("/proc/self/loginuid", "0").ok()?;
     }
+    let ses = std::fs::read_to_string("/proc/self/sessionid").ok()?;
+    let ses = ses.trim();
+    (ses != UNSET).then(|| ses.to_string())
+}
+
+/// Whether an alert is this scenario's, not the doing of something else on
+/// a shared machine: its container is the scenario's; or, for a host
+/// process or an audit record, it is of this run's audit session (else its
+/// command line names the scenario's container or directory); or, for an
+/// image event, the image is one the scenario names.
+fn belongs_to(alert: &Value, ctx: &Ctx, session: Option<&str>) -> bool {
+    let container = &alert["container"];
+    if let Some(c) = container["name"].as_str() {
+        return c.trim_start_matches('/') == ctx.name;
+    }
+    let event = alert["event"].as_str().unwrap_or_default();
+    if let Some(ses) = session {
+        let tag = format!(" ses={ses} ");
+        if event.contains(&tag) || event.ends_with(tag.trim_end()) {
+            return true;
+        }
+    }
+    if let Some(cmd) = alert["process"]["command_line"].as_str() {
+        return cmd.contains(&ctx.name) || cmd.contains(&*ctx.dir.to_string_lossy());
+    }
+    let actor = &alert["event"]["Actor"];
+    [
+        container["image"].as_str(),
+        actor["ID"].as_str(),
+        actor["Attributes"]["name"].as_str(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|image| image.contains(&ctx.name) || ctx.images.iter().any(|i| i == image))
 }
 
 /// One scenario's outcome, for the summary.
@@ -957,6 +993,7 @@ fn emulate(args: &EmulateArgs, chosen: &[&Entry], interrupted: &AtomicBool) -> R
     let dockerd_pid = std::fs::read_to_string("/var/run/docker.pid")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
+    let session = own_audit_session();
     let watcher = Watcher::start(args)?;
     let resource_settle = args.resource_window + 3.0 * args.stats_interval + 2.0;
     println!(
@@ -1015,6 +1052,11 @@ fn emulate(args: &EmulateArgs, chosen: &[&Entry], interrupted: &AtomicBool) -> R
                 s.id
             )),
             dockerd_pid: dockerd_pid.clone(),
+            images: vec![
+                args.image.clone(),
+                args.cracker_image.clone(),
+                args.web_image.clone(),
+            ],
         };
         std::fs::create_dir_all(&ctx.dir)
             .with_context(|| format!("cannot create {}", ctx.dir.display()))?;
@@ -1045,6 +1087,7 @@ fn emulate(args: &EmulateArgs, chosen: &[&Entry], interrupted: &AtomicBool) -> R
         let mut fired: Vec<(String, String, f64)> = Vec::new();
         let mut loud: Vec<Value> = Vec::new();
         let mut quiet: Vec<Value> = Vec::new();
+        let mut elsewhere = 0usize;
         while failed_step.is_none()
             && !interrupted.load(Ordering::Relaxed)
             && Instant::now() < deadline
@@ -1067,8 +1110,12 @@ fn emulate(args: &EmulateArgs, chosen: &[&Entry], interrupted: &AtomicBool) -> R
             if seen < started {
                 continue;
             }
+            if !belongs_to(&alert, &ctx, session.as_deref()) {
+                elsewhere += 1;
+                continue;
+            }
             if s.kind == Kind::Benign {
-                if belongs_to(&alert, &ctx.name) {
+                {
                     if at_least_medium(&alert) {
                         loud.push(alert);
                     } else {
@@ -1099,6 +1146,20 @@ fn emulate(args: &EmulateArgs, chosen: &[&Entry], interrupted: &AtomicBool) -> R
                 rules: Vec::new(),
             });
             continue;
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            println!("    interrupted");
+            outcomes.push(Outcome {
+                id: s.id,
+                kind: s.kind,
+                result: "interrupted",
+                ok: false,
+                rules: Vec::new(),
+            });
+            break;
+        }
+        if elsewhere > 0 {
+            println!("    ({elsewhere} alerts meanwhile not of this scenario: other activity on the machine, ignored)");
         }
         let outcome = match s.kind {
             Kind::Attack => judge_attack(s, e, &fired, args.with_auditd),
@@ -1282,16 +1343,50 @@ mod tests {
     }
 
     #[test]
-    fn a_benign_scenario_owns_host_alerts_and_its_own_container_only() {
-        let name = "cb-emulate-benign-web-1";
-        assert!(belongs_to(&serde_json::json!({"rule": {}}), name));
-        assert!(belongs_to(
-            &serde_json::json!({"container": {"name": "/cb-emulate-benign-web-1"}}),
-            name
+    fn an_alert_is_the_scenarios_by_container_session_command_line_or_image() {
+        let args = <crate::cli::Cli as clap::Parser>::try_parse_from(["contraband", "emulate"]);
+        let Ok(crate::cli::Cli {
+            command: crate::cli::Command::Emulate(args),
+            ..
+        }) = args
+        else {
+            panic!("emulate parses");
+        };
+        let ctx = Ctx {
+            args: &args,
+            name: "cb-emulate-benign-web-1".into(),
+            dir: PathBuf::from("/tmp/contraband-emulate-1-benign-web"),
+            dockerd_pid: "1".into(),
+            images: vec!["contraband/busybox:latest".into()],
+        };
+        let ours = |v: Value| belongs_to(&v, &ctx, Some("7"));
+        assert!(ours(
+            serde_json::json!({"container": {"name": "/cb-emulate-benign-web-1"}})
         ));
-        assert!(!belongs_to(
-            &serde_json::json!({"container": {"name": "someone-else"}}),
-            name
+        assert!(!ours(
+            serde_json::json!({"container": {"name": "someone-else"}})
         ));
+        assert!(ours(
+            serde_json::json!({"event": "type=CONFIG_CHANGE msg=audit(1.0:2): op=set audit_enabled=0 old=1 auid=0 ses=7 res=1"})
+        ));
+        assert!(!ours(
+            serde_json::json!({"event": "type=CONFIG_CHANGE msg=audit(1.0:2): op=remove_rule auid=0 ses=71 res=1"})
+        ));
+        assert!(!ours(
+            serde_json::json!({"process": {"command_line": "docker run --privileged x"}, "event": "ses=4294967295 "})
+        ));
+        assert!(ours(
+            serde_json::json!({"process": {"command_line": "docker run --name cb-emulate-benign-web-1 x"}})
+        ));
+        assert!(ours(
+            serde_json::json!({"container": {"image": "contraband/busybox:latest"}})
+        ));
+        assert!(ours(
+            serde_json::json!({"event": {"Type": "image", "Actor": {"ID": "contraband/busybox:latest"}}})
+        ));
+        assert!(!ours(
+            serde_json::json!({"event": {"Type": "image", "Actor": {"ID": "other:1"}}})
+        ));
+        assert!(!ours(serde_json::json!({"rule": {}})));
     }
 }
