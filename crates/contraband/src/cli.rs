@@ -24,8 +24,10 @@ pub enum Command {
     /// Watch live telemetry: container engines, auditd, the Kubernetes audit
     /// webhook. Runs until interrupted (SIGINT/SIGTERM), then prints a summary.
     Watch(Box<WatchArgs>),
-    /// Run the strategies' validations as safe scenarios against the local
-    /// Docker engine and report which rules fired and how fast.
+    /// Run attack scenarios (the strategies' validations, made safe) and
+    /// benign ones against the local Docker engine and host, judged by a
+    /// `watch` alongside: which rules fired and how fast, or that nothing
+    /// at medium or above did. Exit 1 on a miss or a benign alert.
     Emulate(EmulateArgs),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
@@ -152,7 +154,7 @@ pub struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
-    /// Scenario ids (`ADS-0003/1`); all when none is given.
+    /// Scenario ids (`chroot-host`, see --list); all when none is given.
     pub ids: Vec<String>,
     /// List the scenarios and the rules each one emulates.
     #[arg(long)]

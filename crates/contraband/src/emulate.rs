@@ -355,17 +355,18 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: "vm-checks-host",
         kind: Kind::Attack,
-        what: "virtualization checks on the host: grep hypervisor /proc/cpuinfo, DMI product/vendor \
-               reads, dmesg | grep -i kvm",
+        what: "virtualization checks on the host: systemd-detect-virt, grep hypervisor /proc/cpuinfo, \
+               DMI product/vendor reads, dmesg | grep -i kvm",
         validation: Some((
             "ADS-0002",
             "Linux virtualization checks (Atomic Red Team T1497.001 test 1 and T1082 VM checks)",
         )),
         covers: &["af4024e5-a293-440e-b5bf-9432a50a8725"],
         auditd: &["af4024e5-a293-440e-b5bf-9432a50a8725"],
-        note: "this VM has no DMI files and no systemd-detect-virt or dmidecode: the attempts are the \
+        note: "this VM has no DMI files and no dmidecode: the DMI reads are attempts, which is the \
                behaviour",
         steps: &[
+            Probe(&["systemd-detect-virt"]),
             Probe(&["grep", "-i", "hypervisor", "/proc/cpuinfo"]),
             Probe(&["cat", "/sys/class/dmi/id/product_name", "/sys/class/dmi/id/sys_vendor"]),
             Probe(&["sh", "-c", "dmesg | grep -i kvm"]),
