@@ -24,8 +24,10 @@ pub enum Command {
     /// Watch live telemetry: container engines, auditd, the Kubernetes audit
     /// webhook. Runs until interrupted (SIGINT/SIGTERM), then prints a summary.
     Watch(Box<WatchArgs>),
-    /// Run the strategies' validations as safe scenarios against the local
-    /// Docker engine and report which rules fired and how fast.
+    /// Run attack scenarios (the strategies' validations, made safe) and
+    /// benign ones against the local Docker engine and host, judged by a
+    /// `watch` alongside: which rules fired and how fast, or that nothing
+    /// at medium or above did. Exit 1 on a miss or a benign alert.
     Emulate(EmulateArgs),
     /// Inspect, lint and test rules.
     #[command(subcommand)]
@@ -152,7 +154,7 @@ pub struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
-    /// Scenario ids (`ADS-0003/1`); all when none is given.
+    /// Scenario ids (`chroot-host`, see --list); all when none is given.
     pub ids: Vec<String>,
     /// List the scenarios and the rules each one emulates.
     #[arg(long)]
@@ -188,6 +190,27 @@ pub struct EmulateArgs {
         default_value = "127.0.0.1:5001/tools/hashcat:6.2.6"
     )]
     pub cracker_image: String,
+    /// Ordinary web image (approved registry) the benign web scenario runs.
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "127.0.0.1:5000/apps/web:1.0"
+    )]
+    pub web_image: String,
+    /// Seconds a benign scenario is watched after its steps.
+    #[arg(long, value_name = "SECONDS", default_value_t = 4.0)]
+    pub settle: f64,
+    /// The watch's --stats-interval (watch's default: 5).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub stats_interval: f64,
+    /// The watch's --resource-window, shortened so the resource scenarios
+    /// take seconds (watch's default: 30).
+    #[arg(long, value_name = "SECONDS", default_value_t = 6.0)]
+    pub resource_window: f64,
+    /// The watch's --resource-cpu (watch's default: 0.8 cores); lower
+    /// because a shell busy loop on a shared 2-core machine gets less.
+    #[arg(long, value_name = "CORES", default_value_t = 0.3)]
+    pub resource_cpu: f64,
 }
 
 /// Where alerts go and which are written: shared by `hunt` and `watch`.
