@@ -667,6 +667,84 @@ fn audit_off_on() -> Result<()> {
     Ok(())
 }
 
+/// The key every temporary execve rule carries; the owner's pid follows it.
+const AUDIT_KEY_PREFIX: &str = "contraband-emulate-";
+
+/// The temporary execve audit rule a run with `--with-auditd` needs, deleted
+/// when dropped: on success, error or unwind.
+struct AuditRule {
+    args: Vec<String>,
+}
+
+impl AuditRule {
+    fn add(pid: u32) -> Result<AuditRule> {
+        let args: Vec<String> = ["always,exit", "-F", "arch=b64", "-S", "execve", "-k"]
+            .into_iter()
+            .map(str::to_string)
+            .chain([format!("{AUDIT_KEY_PREFIX}{pid}")])
+            .collect();
+        let ok = Command::new("auditctl")
+            .arg("-a")
+            .args(&args)
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot run auditctl")?;
+        if !ok.success() {
+            bail!("auditctl could not add the temporary execve rule (root needed)");
+        }
+        Ok(AuditRule { args })
+    }
+}
+
+impl Drop for AuditRule {
+    fn drop(&mut self) {
+        let _ = Command::new("auditctl")
+            .arg("-d")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Deletes the temporary rules of earlier runs that were killed before they
+/// could (their pid is gone). The kernel keeps audit rules across auditd
+/// restarts, so without this a `kill -9` leaves an execve rule behind for good.
+fn remove_stale_audit_rules() {
+    let Ok(out) = Command::new("auditctl").arg("-l").output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(stale) = stale_audit_rule(line, |pid| {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }) else {
+            continue;
+        };
+        let deleted = Command::new("auditctl")
+            .args(&stale)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if deleted {
+            eprintln!("removed the audit rule an interrupted earlier run left: {line}");
+        }
+    }
+}
+
+/// The `auditctl` arguments that delete `line` (as `auditctl -l` prints it)
+/// when it is an emulate rule whose owning process no longer runs.
+fn stale_audit_rule(line: &str, alive: impl Fn(u32) -> bool) -> Option<Vec<String>> {
+    let pid: u32 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("key=")?.strip_prefix(AUDIT_KEY_PREFIX))?
+        .parse()
+        .ok()?;
+    if alive(pid) {
+        return None;
+    }
+    let mut words = line.split_whitespace().map(str::to_string);
+    (words.next()? == "-a").then(|| ["-d".to_string()].into_iter().chain(words).collect())
+}
+
 /// Puts a file back as it was (bytes, or absent) when dropped.
 struct FileGuard {
     path: &'static str,
@@ -825,31 +903,13 @@ pub fn run(args: EmulateArgs) -> Result<i32> {
             .context("cannot install signal handlers")?;
     }
 
-    let audit_key = format!("contraband-emulate-{}", std::process::id());
-    let audit_rule = [
-        "always,exit",
-        "-F",
-        "arch=b64",
-        "-S",
-        "execve",
-        "-k",
-        &audit_key,
-    ];
-    if args.with_auditd {
-        let ok = Command::new("auditctl")
-            .arg("-a")
-            .args(audit_rule)
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run auditctl")?;
-        if !ok.success() {
-            bail!("auditctl could not add the temporary execve rule (root needed)");
-        }
-    }
+    let _audit_rule = if args.with_auditd {
+        remove_stale_audit_rules();
+        Some(AuditRule::add(std::process::id())?)
+    } else {
+        None
+    };
     let result = emulate(&args, &chosen, &interrupted);
-    if args.with_auditd {
-        let _ = Command::new("auditctl").arg("-d").args(audit_rule).status();
-    }
     if interrupted.load(Ordering::Relaxed) {
         eprintln!("interrupted: cleaned up");
         return Ok(130);
@@ -1323,6 +1383,21 @@ fn print_summary(outcomes: &[Outcome]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_dead_runs_audit_rules_are_stale() {
+        let line = "-a always,exit -F arch=b64 -S execve -F key=contraband-emulate-12685";
+        assert_eq!(
+            stale_audit_rule(line, |_| false).unwrap().join(" "),
+            "-d always,exit -F arch=b64 -S execve -F key=contraband-emulate-12685"
+        );
+        assert_eq!(stale_audit_rule(line, |pid| pid == 12685), None);
+        // other users' rules are never touched
+        let theirs = "-a always,exit -F arch=b64 -S execve -F key=exec";
+        assert_eq!(stale_audit_rule(theirs, |_| false), None);
+        let near = "-a always,exit -S execve -F key=contraband-emulate-x";
+        assert_eq!(stale_audit_rule(near, |_| false), None);
+    }
 
     #[test]
     fn every_scenario_names_a_real_validation_and_covers_only_its_expected_rules() {
