@@ -1117,6 +1117,31 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Every field name this tree tests (into `out`); true when it also has
+    /// keyword searches, which read every scalar of the event. The values
+    /// of these fields are all the text [`Node::required_literals`] can
+    /// have come from.
+    pub fn tested_fields<'a>(&'a self, out: &mut Vec<&'a str>) -> bool {
+        match self {
+            Node::And(xs) | Node::Or(xs) => {
+                let mut kw = false;
+                for x in xs.iter() {
+                    kw |= x.tested_fields(out);
+                }
+                kw
+            }
+            Node::Not(x) => x.tested_fields(out),
+            Node::Const(_) => false,
+            Node::Field(f) => {
+                out.push(&f.field);
+                false
+            }
+            Node::Keyword(_) => true,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Evaluation
 
