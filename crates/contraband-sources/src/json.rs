@@ -19,7 +19,20 @@ pub(crate) struct JsonDecoder(pub DecodeFn);
 impl JsonDecoder {
     fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
         let mut events = Vec::new();
-        match (self.0)(value, ctx, &mut events) {
+        let res = (self.0)(value, ctx, &mut events);
+        self.emit(res, events, raw, rec, ctx, out);
+    }
+
+    fn emit(
+        &self,
+        res: Result<(), String>,
+        events: Vec<Event>,
+        raw: Arc<str>,
+        rec: &Record,
+        ctx: &Ctx,
+        out: &mut Out,
+    ) {
+        match res {
             Ok(()) => {
                 for mut ev in events {
                     if ev.origin.source.is_empty() {
@@ -41,6 +54,15 @@ impl JsonDecoder {
 
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
+        if ctx.format == Format::GenericJson {
+            if let Some(parts) = crate::generic::parse_fast(&rec.text) {
+                let raw: Arc<str> = Arc::from(rec.text.as_str());
+                let mut events = Vec::with_capacity(1);
+                let res = crate::generic::decode_fast(parts, ctx, &mut events);
+                self.emit(res, events, raw, &rec, ctx, out);
+                return;
+            }
+        }
         let value: Value = match serde_json::from_str(&rec.text) {
             Ok(v) => v,
             Err(e) => {
