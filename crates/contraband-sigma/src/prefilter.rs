@@ -5,7 +5,10 @@
 
 use std::ops::ControlFlow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+/// Most prefilter literals built as a DFA (above, the automatic choice).
+const DFA_MAX_PATTERNS: usize = 5_000;
 use contraband_event::{visit_strings, Event, Value};
 
 use crate::RuleSet;
@@ -63,9 +66,15 @@ impl Prefilter {
         fields.sort_unstable();
         fields.dedup();
         let fields = (!keywords).then(|| fields.into_iter().map(Box::from).collect());
+        // Every event's tested text goes through this automaton, so it is
+        // built as a DFA (one table lookup per byte) while that stays
+        // small; aho-corasick's automatic choice picks the slower
+        // contiguous NFA past a hundred or so patterns.
+        let kind = (patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(kind)
             .build(&patterns)
             .ok();
         if ac.is_none() {
