@@ -84,12 +84,57 @@ pub enum VTest {
     Exists(bool),
 }
 
-/// OR-ed plain substring needles merged into one automaton.
+/// OR-ed plain substring needles merged into one automaton, built on first
+/// use: most rules of a large set are never evaluated (wrong logsource, or
+/// ruled out by the prefilter), and building the automata of the whole
+/// SigmaHQ corpus up front was ~40% of its load time.
 #[derive(Clone, Debug)]
 pub struct AnyOf {
-    pub ac: AhoCorasick,
+    ac: std::sync::OnceLock<Option<AhoCorasick>>,
+    /// The needles as written (case kept for `|cased`).
+    patterns: Box<[Box<str>]>,
+    cased: bool,
     /// The needles, lower-cased (for prefilters).
     pub needles: Box<[Box<str>]>,
+}
+
+impl AnyOf {
+    fn new(patterns: Vec<String>, cased: bool) -> AnyOf {
+        let needles = patterns
+            .iter()
+            .map(|n| n.to_ascii_lowercase().into())
+            .collect();
+        AnyOf {
+            ac: std::sync::OnceLock::new(),
+            patterns: patterns.into_iter().map(Box::from).collect(),
+            cased,
+            needles,
+        }
+    }
+
+    /// Does any needle occur in `s` (ASCII case-insensitively unless cased)?
+    pub fn is_match(&self, s: &str) -> bool {
+        let ac = self.ac.get_or_init(|| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(!self.cased)
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(self.patterns.iter().map(|p| p.as_bytes()))
+                .ok()
+        });
+        match ac {
+            Some(ac) => ac.is_match(s),
+            // The automaton could not be built (size limits): search each
+            // needle on its own, with the same semantics.
+            None if self.cased => self.patterns.iter().any(|p| s.contains(&**p)),
+            None => {
+                let hay = s.as_bytes();
+                self.needles.iter().any(|n| {
+                    let n = n.as_bytes();
+                    n.is_empty() || hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+                })
+            }
+        }
+    }
 }
 
 /// A field with its tests: OR over tests by default, AND with `|all`.
@@ -715,20 +760,11 @@ fn split_contains(
     if !all_plain || needles.len() < 2 {
         return Ok((tests, None));
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(!mods.cased)
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&needles)
-        .map_err(|e| RuleError::Limit(format!("`{key}`: automaton: {e}")))?;
     let rest: Vec<VTest> = tests
         .into_iter()
         .filter(|t| !matches!(t, VTest::Str(StrMatcher::Contains(_))))
         .collect();
-    let needles = needles
-        .iter()
-        .map(|n| n.to_ascii_lowercase().into())
-        .collect();
-    Ok((rest, Some(AnyOf { ac, needles })))
+    Ok((rest, Some(AnyOf::new(needles, mods.cased))))
 }
 
 /// Compile one search identifier's body.
@@ -1117,6 +1153,31 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Every field name this tree tests (into `out`); true when it also has
+    /// keyword searches, which read every scalar of the event. The values
+    /// of these fields are all the text [`Node::required_literals`] can
+    /// have come from.
+    pub fn tested_fields<'a>(&'a self, out: &mut Vec<&'a str>) -> bool {
+        match self {
+            Node::And(xs) | Node::Or(xs) => {
+                let mut kw = false;
+                for x in xs.iter() {
+                    kw |= x.tested_fields(out);
+                }
+                kw
+            }
+            Node::Not(x) => x.tested_fields(out),
+            Node::Const(_) => false,
+            Node::Field(f) => {
+                out.push(&f.field);
+                false
+            }
+            Node::Keyword(_) => true,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Evaluation
 
@@ -1243,7 +1304,7 @@ fn value_test(t: &VTest, v: &Value, event: &Event) -> bool {
 #[inline]
 fn ac_hit(ac: &Option<AnyOf>, v: &Value) -> bool {
     match ac {
-        Some(any) => with_text(v, |s| any.ac.is_match(s)).unwrap_or(false),
+        Some(any) => with_text(v, |s| any.is_match(s)).unwrap_or(false),
         None => false,
     }
 }

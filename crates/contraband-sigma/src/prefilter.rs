@@ -5,8 +5,11 @@
 
 use std::ops::ControlFlow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use contraband_event::{Event, Value};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+/// Most prefilter literals built as a DFA (above, the automatic choice).
+const DFA_MAX_PATTERNS: usize = 5_000;
+use contraband_event::{visit_strings, Event, Value};
 
 use crate::RuleSet;
 
@@ -19,6 +22,10 @@ pub struct Prefilter {
     /// Rules with no literal requirement: always evaluated.
     unfiltered: Vec<bool>,
     rules: usize,
+    /// The fields whose values hold every literal (visited as rules see
+    /// them), or `None` when some rule has keyword searches: then every
+    /// scalar of the event and of its container context is scanned.
+    fields: Option<Box<[Box<str>]>>,
 }
 
 /// Reusable per-thread scratch space for [`RuleSet::matches_prefiltered`].
@@ -34,6 +41,8 @@ impl Prefilter {
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
         let mut unfiltered = vec![false; set.len()];
+        let mut fields: Vec<&str> = Vec::new();
+        let mut keywords = false;
         for (i, flag) in unfiltered.iter_mut().enumerate() {
             match set.required_literals(i) {
                 Some(lits) => {
@@ -50,10 +59,22 @@ impl Prefilter {
                 }
                 None => *flag = true,
             }
+            if !*flag {
+                keywords |= set.rule(i).detection.tested_fields(&mut fields);
+            }
         }
+        fields.sort_unstable();
+        fields.dedup();
+        let fields = (!keywords).then(|| fields.into_iter().map(Box::from).collect());
+        // Every event's tested text goes through this automaton, so it is
+        // built as a DFA (one table lookup per byte) while that stays
+        // small; aho-corasick's automatic choice picks the slower
+        // contiguous NFA past a hundred or so patterns.
+        let kind = (patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(kind)
             .build(&patterns)
             .ok();
         if ac.is_none() {
@@ -64,6 +85,7 @@ impl Prefilter {
             pattern_rules,
             unfiltered,
             rules: set.len(),
+            fields,
         }
     }
 
@@ -80,7 +102,7 @@ impl Prefilter {
         scratch.touched.clear();
         let Some(ac) = &self.ac else { return };
         let mut buf = itoa_buf::Buf::default();
-        let _ = event.for_each_scalar(&mut |v| {
+        let mut scan_text = |v: &Value| {
             let text: &str = match v {
                 Value::String(s) => s,
                 Value::Bool(b) => {
@@ -103,7 +125,22 @@ impl Prefilter {
                 }
             }
             ControlFlow::Continue(())
-        });
+        };
+        match &self.fields {
+            // Only the fields some filtered rule tests, reached exactly as
+            // evaluation reaches them (nested paths, `container.*`).
+            Some(fields) => {
+                for field in fields.iter() {
+                    let _ = event.visit(field, &mut |v| visit_strings(v, &mut scan_text));
+                }
+            }
+            None => {
+                let _ = event.for_each_scalar(&mut scan_text);
+                if let Some(c) = event.container_view() {
+                    let _ = visit_strings(c, &mut scan_text);
+                }
+            }
+        }
     }
 
     #[inline]

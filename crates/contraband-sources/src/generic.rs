@@ -1,7 +1,7 @@
 //! JSON objects whose fields already use Sigma names.
 
 use contraband_event::{ContainerContext, Event, LogSource, Timestamp};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::json::time_of;
 use crate::Ctx;
@@ -10,19 +10,93 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
     let Value::Object(mut fields) = v else {
         return Err("a generic JSON record must be an object".into());
     };
-    let stated: Option<LogSource> = match fields.shift_remove("logsource") {
-        Some(v @ Value::Object(_)) => {
-            Some(serde_json::from_value(v).map_err(|e| format!("invalid logsource: {e}"))?)
-        }
-        Some(Value::Null) | None => None,
-        Some(_) => return Err("logsource must be an object".into()),
-    };
+    let logsource = fields.shift_remove("logsource");
     let container: Option<ContainerContext> = match fields.shift_remove("container") {
         Some(v @ Value::Object(_)) => {
             Some(serde_json::from_value(v).map_err(|e| format!("invalid container: {e}"))?)
         }
         Some(Value::Null) | None => None,
         Some(_) => return Err("container must be an object".into()),
+    };
+    decode_parts(fields, logsource, container, ctx, out)
+}
+
+/// A generic record parsed straight from its text: the fields without
+/// `logsource` and `container`, the `container` object deserialized
+/// directly into the context (no intermediate JSON tree). `None` when the
+/// text is anything else (not an object, a non-object container, a
+/// container that does not deserialize, bad JSON): the caller then takes
+/// the general path, which reports the error as before.
+pub(crate) fn parse_fast(text: &str) -> Option<Parts> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parts = TopLevel.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(parts)
+}
+
+pub(crate) struct Parts {
+    pub fields: Map<String, Value>,
+    pub logsource: Option<Value>,
+    pub container: Option<ContainerContext>,
+}
+
+struct TopLevel;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopLevel {
+    type Value = Parts;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Parts, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopLevel {
+    type Value = Parts;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Parts, A::Error> {
+        let mut parts = Parts {
+            fields: Map::new(),
+            logsource: None,
+            container: None,
+        };
+        while let Some(key) = m.next_key::<String>()? {
+            match key.as_str() {
+                "container" => {
+                    parts.container = m.next_value::<Option<ContainerContext>>()?;
+                }
+                "logsource" => parts.logsource = Some(m.next_value()?),
+                _ => {
+                    let v: Value = m.next_value()?;
+                    parts.fields.insert(key, v);
+                }
+            }
+        }
+        Ok(parts)
+    }
+}
+
+/// [`decode`] from a record already split by [`parse_fast`].
+pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+    decode_parts(parts.fields, parts.logsource, parts.container, ctx, out)
+}
+
+fn decode_parts(
+    mut fields: Map<String, Value>,
+    logsource: Option<Value>,
+    container: Option<ContainerContext>,
+    ctx: &Ctx,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
+    let stated: Option<LogSource> = match logsource {
+        Some(v @ Value::Object(_)) => {
+            Some(serde_json::from_value(v).map_err(|e| format!("invalid logsource: {e}"))?)
+        }
+        Some(Value::Null) | None => None,
+        Some(_) => return Err("logsource must be an object".into()),
     };
     let time = ctx
         .mapping

@@ -21,6 +21,18 @@ impl JsonDecoder {
     fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
         let mut events = Vec::new();
         let result = (self.0)(value, &raw, ctx, &mut events);
+        self.emit(result, events, raw, rec, ctx, out);
+    }
+
+    fn emit(
+        &self,
+        result: Result<(), String>,
+        events: Vec<Event>,
+        raw: Arc<str>,
+        rec: &Record,
+        ctx: &Ctx,
+        out: &mut Out,
+    ) {
         // A decoder that fans a record out (a Kubernetes EventList) may fail
         // on some parts: the parts it did decode are still events.
         for mut ev in events {
@@ -43,6 +55,15 @@ impl JsonDecoder {
 
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
+        if ctx.format == Format::GenericJson {
+            if let Some(parts) = crate::generic::parse_fast(&rec.text) {
+                let raw: Arc<str> = Arc::from(rec.text.as_str());
+                let mut events = Vec::with_capacity(1);
+                let res = crate::generic::decode_fast(parts, ctx, &mut events);
+                self.emit(res, events, raw, &rec, ctx, out);
+                return;
+            }
+        }
         let value: Value = match serde_json::from_str(&rec.text) {
             Ok(v) => v,
             Err(e) => {

@@ -289,6 +289,13 @@ impl Decoder {
         self.out.drain(..).collect()
     }
 
+    /// Decode one record cut by [`SplitInput`], appending its events (and
+    /// errors) to `out`. Same checks as the sequential path.
+    pub fn decode_into(&mut self, rec: Record, out: &mut Vec<Result<Event, DecodeError>>) {
+        self.feed_record(rec);
+        out.extend(self.out.drain(..));
+    }
+
     /// Emit every event still waiting for records (auditd).
     pub fn flush(&mut self) -> Vec<Result<Event, DecodeError>> {
         self.inner.flush(&self.ctx, &mut self.out);
@@ -334,9 +341,51 @@ pub struct Events {
     decoder: Option<Decoder>,
     queue: Out,
     finished: bool,
+    /// Records are lines of a JSON format whose decoder keeps no state
+    /// between records, so they may be decoded anywhere, in any order.
+    splittable: bool,
+}
+
+/// The records of a line-oriented JSON input, to be cut into chunks and
+/// decoded on several threads (each with its own [`Decoder`]).
+pub struct SplitInput {
+    pub format: Format,
+    pub source: Arc<str>,
+    /// Lines in order; read errors are items; iteration ends after a fatal one.
+    pub records: Box<dyn Iterator<Item = Result<Record, DecodeError>> + Send>,
+}
+
+/// How an opened input is to be read: [`Events::into_split`]'s answer.
+pub enum ReadPlan {
+    /// Record by record, decoded on any thread.
+    Split(SplitInput),
+    /// As one ordered stream of events.
+    InOrder(Box<Events>),
 }
 
 impl Events {
+    /// The input's records when they can be decoded independently of each
+    /// other (JSON lines: one record per line, no decoder state between
+    /// records); otherwise the events iterator back, to be read in order
+    /// (auditd, whose events span lines; pretty-printed JSON; failed opens).
+    pub fn into_split(self) -> ReadPlan {
+        if !self.splittable || !self.queue.is_empty() || self.finished {
+            return ReadPlan::InOrder(Box::new(self));
+        }
+        match (self.records, self.format) {
+            (Some(records), Some(format)) => ReadPlan::Split(SplitInput {
+                format,
+                source: self.file,
+                records,
+            }),
+            (records, format) => ReadPlan::InOrder(Box::new(Events {
+                records,
+                format,
+                ..self
+            })),
+        }
+    }
+
     /// The format being decoded (detected or given); `None` if it could
     /// not be detected (the first item is then an error) or the input is empty.
     pub fn format(&self) -> Option<Format> {
@@ -353,6 +402,7 @@ impl Events {
             decoder: None,
             queue,
             finished: true,
+            splittable: false,
         }
     }
 
@@ -444,6 +494,7 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
             decoder: None,
             queue: VecDeque::new(),
             finished: true,
+            splittable: false,
         };
     }
     let format =
@@ -462,7 +513,8 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
             ),
         };
     let max = opts.max_record_size;
-    let records: RecordIter = if format.is_json() && !input::looks_like_json_lines(&prefix) {
+    let json_lines = format.is_json() && input::looks_like_json_lines(&prefix);
+    let records: RecordIter = if format.is_json() && !json_lines {
         Box::new(input::JsonSplitter::new(reader, file.clone(), max))
     } else {
         Box::new(input::LineReader::new(reader, file.clone(), max))
@@ -474,5 +526,6 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
         decoder: Some(Decoder::new(format, &file, opts)),
         queue: VecDeque::new(),
         finished: false,
+        splittable: json_lines,
     }
 }
