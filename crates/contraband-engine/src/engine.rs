@@ -1,18 +1,20 @@
 //! The detect stage: compiled Sigma rules plus what an alert needs to know
 //! about each rule (level, ATT&CK tags, strategy).
 //!
-//! [`Engine`] is immutable and shared by all workers; the stateful stage
+//! [`Engine`] is shared by all workers (immutable but for its cache of
+//! per-logsource rule selections); the stateful stage
 //! (correlation) is a separate [`Correlator`] owned by whoever sees events
 //! in order.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use contraband_event::{Event, Timestamp};
+use contraband_event::{Event, LogSource, Timestamp};
 use contraband_sigma::{
-    CorrelationEngine, CorrelationLimits, CorrelationMatch, Prefilter, PrefilterScratch, RuleMeta,
-    RuleRef, RuleSet,
+    CorrelationEngine, CorrelationLimits, CorrelationMatch, PrefilterScratch, RuleMeta, RuleRef,
+    RuleSet, Selection, SelectionKey,
 };
 
 use crate::alert::{Alert, RuleInfo, StrategyInfo};
@@ -74,17 +76,18 @@ pub struct Engine {
     /// Rule index → true when some correlation counts its matches.
     feeds_correlation: Vec<bool>,
     strategies: Vec<Strategy>,
-    /// The shared literal prefilter, for rule sets large enough that one
-    /// pass over the event's text beats evaluating every candidate.
-    prefilter: Option<Prefilter>,
+    /// The rules each kind of event can match, built on first sight of
+    /// the kind: prefiltered when they are many enough that one pass over
+    /// the event's text beats evaluating every candidate.
+    selections: Mutex<HashMap<SelectionKey, Arc<Selection>>>,
 }
 
-/// Below this many rules the prefilter's pass over every event costs more
-/// than it saves. Measured (user CPU, 100,000 events, one core): the 122
-/// SigmaHQ linux/process_creation rules run 2.3x faster with it (2.07 s →
-/// 0.83–0.96 s); the ~70 rules of the k8s scenario (SigmaHQ kubernetes +
-/// pack) and the pack alone on Docker events gain nothing (within noise,
-/// k8s ~2% slower); the ~3,750-rule SigmaHQ corpus runs about 9x faster.
+/// Below this many candidate rules for a logsource the prefilter's pass
+/// over every event costs more than it saves. Measured (user CPU, 100,000
+/// events, one core): the 122 SigmaHQ linux/process_creation rules run 2.3x
+/// faster with it (2.07 s → 0.83–0.96 s); the ~70 rules of the k8s scenario
+/// (SigmaHQ kubernetes + pack) and the pack alone on Docker events gain
+/// nothing (within noise, k8s ~2% slower).
 const PREFILTER_MIN_RULES: usize = 100;
 
 /// Per-worker scratch space so matching allocates nothing per event.
@@ -92,6 +95,9 @@ const PREFILTER_MIN_RULES: usize = 100;
 pub struct Scratch {
     hits: Vec<u32>,
     prefilter: PrefilterScratch,
+    /// The last event's logsource and its selection: events of one input
+    /// mostly share a logsource, so the shared map is rarely consulted.
+    last: Option<(LogSource, Arc<Selection>)>,
 }
 
 /// One rule firing on one event, before it becomes an alert.
@@ -126,9 +132,8 @@ impl Engine {
                 }
             }
         }
-        let prefilter = (rules.len() >= PREFILTER_MIN_RULES).then(|| Prefilter::new(&rules));
         Engine {
-            prefilter,
+            selections: Mutex::new(HashMap::new()),
             rules,
             cards,
             correlation_cards,
@@ -154,13 +159,16 @@ impl Engine {
     /// correlator when one counts it.
     pub fn detect(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<Hit>) {
         scratch.hits.clear();
-        match &self.prefilter {
-            Some(pf) => {
-                self.rules
-                    .matches_prefiltered(event, pf, &mut scratch.prefilter, &mut scratch.hits)
+        let selection = match &scratch.last {
+            Some((ls, sel)) if *ls == event.logsource => Arc::clone(sel),
+            _ => {
+                let sel = self.selection(&event.logsource);
+                scratch.last = Some((event.logsource.clone(), Arc::clone(&sel)));
+                sel
             }
-            None => self.rules.matches_into(event, &mut scratch.hits),
-        }
+        };
+        self.rules
+            .matches_selection(&selection, event, &mut scratch.prefilter, &mut scratch.hits);
         for &rule in &scratch.hits {
             let rule = rule as usize;
             let alert = self.rules.emits_alerts(rule).then(|| {
@@ -171,6 +179,16 @@ impl Engine {
                 out.push(Hit { rule, alert });
             }
         }
+    }
+
+    /// The selection for events of logsource `ls`, built on first use.
+    fn selection(&self, ls: &LogSource) -> Arc<Selection> {
+        let key = self.rules.selection_key(ls);
+        let mut selections = self.selections.lock().unwrap_or_else(|e| e.into_inner());
+        let sel = selections
+            .entry(key)
+            .or_insert_with(|| Arc::new(self.rules.select(ls, PREFILTER_MIN_RULES)));
+        Arc::clone(sel)
     }
 
     /// True when rule `index` is counted by some correlation.

@@ -160,7 +160,8 @@ pub fn match_event(data: &[u8]) -> Result<(), String> {
 /// What must hold whenever a rule set judges an event:
 /// - `matches` is sorted, unique, in range, and deterministic;
 /// - every rule `matches` reports matches on its own (`rule_matches`);
-/// - the shared literal prefilter changes nothing;
+/// - the shared literal prefilter changes nothing, nor does a logsource's
+///   own selection, prefiltered (from one rule) or not;
 /// - `matched_fields` (asked only of matching rules) names fields the
 ///   event has.
 pub fn check_matching(set: &RuleSet, prefilter: &Prefilter, ev: &Event) -> Result<(), String> {
@@ -182,6 +183,19 @@ pub fn check_matching(set: &RuleSet, prefilter: &Prefilter, ev: &Event) -> Resul
             filtered.iter().map(rule).collect::<Vec<_>>(),
             describe(ev)
         ));
+    }
+    for prefilter_from in [0, usize::MAX] {
+        let sel = set.select(&ev.logsource, prefilter_from);
+        let mut selected = Vec::new();
+        // the scratch's last scan was of another prefilter: it must not leak
+        set.matches_selection(&sel, ev, &mut scratch, &mut selected);
+        if selected != hits {
+            return Err(format!(
+                "selection (prefilter from {prefilter_from} rules) changed the result: \
+                 {hits:?} became {selected:?}, for {}",
+                describe(ev)
+            ));
+        }
     }
     for &i in &hits {
         let i = i as usize;

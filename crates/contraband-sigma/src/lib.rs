@@ -11,9 +11,10 @@
 //!   [`LoadFailure`] with file, document, rule id/title and reason, grouped by
 //!   [`LoadReport::failures_by_kind`], plus [`LoadWarning`]s).
 //! - Match: [`RuleSet::matches_into`] (logsource-indexed), or with a shared
-//!   literal [`Prefilter`] via [`RuleSet::matches_prefiltered`]; engines that
-//!   cache [`RuleSet::candidates`] per logsource use
-//!   [`RuleSet::matches_prefiltered_in`]. For each hit,
+//!   literal [`Prefilter`] via [`RuleSet::matches_prefiltered`]; engines
+//!   cache a [`Selection`] per logsource ([`RuleSet::select`], shared among
+//!   logsources of equal [`RuleSet::selection_key`]) and use
+//!   [`RuleSet::matches_selection`]. For each hit,
 //!   [`RuleSet::matched_fields`] gives the fields and values that matched.
 //! - Correlate: [`CorrelationEngine::new`] over [`RuleSet::correlations`],
 //!   then [`CorrelationEngine::feed`] every (rule, event) match;
@@ -75,11 +76,11 @@ pub use correlation::{
     CorrelationRule, CorrelationType, RuleRef,
 };
 pub use error::{LoadFailure, LoadWarning, RuleError};
-pub use prefilter::{Prefilter, PrefilterScratch};
+pub use prefilter::{Prefilter, PrefilterScratch, Selection};
 pub use rule::{
     check_yaml_nesting, Related, Rule, RuleLogSource, RuleMeta, RuleOrigin, MAX_YAML_FLOW_DEPTH,
 };
-pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet};
+pub use ruleset::{LoadOptions, LoadReport, Loader, MatchedField, RuleSet, SelectionKey};
 
 /// Bounds that keep hostile rules from exhausting memory or time.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// Most prefilter literals built as a DFA (above, the automatic choice).
 const DFA_MAX_PATTERNS: usize = 5_000;
-use contraband_event::{visit_strings, Event, Value};
+use contraband_event::{visit_strings, Event, LogSource, Value};
 
 use crate::RuleSet;
 
@@ -19,9 +19,9 @@ pub struct Prefilter {
     ac: Option<AhoCorasick>,
     /// Pattern id → rules needing it.
     pattern_rules: Vec<Vec<u32>>,
-    /// Rules with no literal requirement: always evaluated.
+    /// Slots (rules) with no literal requirement: always evaluated.
     unfiltered: Vec<bool>,
-    rules: usize,
+    slots: usize,
     /// The fields whose values hold every literal (visited as rules see
     /// them), or `None` when some rule has keyword searches: then every
     /// scalar of the event and of its container context is scanned.
@@ -36,15 +36,23 @@ pub struct PrefilterScratch {
 }
 
 impl Prefilter {
+    /// Over every rule of `set`: the slot of rule `i` is `i`.
     pub fn new(set: &RuleSet) -> Prefilter {
+        let all: Vec<u32> = (0..set.len() as u32).collect();
+        Prefilter::over(set, &all)
+    }
+
+    /// Over the rules listed in `rules` only: the slot of `rules[j]` is `j`.
+    fn over(set: &RuleSet, rules: &[u32]) -> Prefilter {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
-        let mut unfiltered = vec![false; set.len()];
+        let mut unfiltered = vec![false; rules.len()];
         let mut fields: Vec<&str> = Vec::new();
         let mut keywords = false;
-        for (i, flag) in unfiltered.iter_mut().enumerate() {
-            match set.required_literals(i) {
+        for (slot, flag) in unfiltered.iter_mut().enumerate() {
+            let rule = rules[slot] as usize;
+            match set.required_literals(rule) {
                 Some(lits) => {
                     for l in lits {
                         let id = *index.entry(l.clone()).or_insert_with(|| {
@@ -52,15 +60,15 @@ impl Prefilter {
                             pattern_rules.push(Vec::new());
                             patterns.len() - 1
                         });
-                        if pattern_rules[id].last() != Some(&(i as u32)) {
-                            pattern_rules[id].push(i as u32);
+                        if pattern_rules[id].last() != Some(&(slot as u32)) {
+                            pattern_rules[id].push(slot as u32);
                         }
                     }
                 }
                 None => *flag = true,
             }
             if !*flag {
-                keywords |= set.rule(i).detection.tested_fields(&mut fields);
+                keywords |= set.rule(rule).detection.tested_fields(&mut fields);
             }
         }
         fields.sort_unstable();
@@ -84,22 +92,23 @@ impl Prefilter {
             ac,
             pattern_rules,
             unfiltered,
-            rules: set.len(),
+            slots: rules.len(),
             fields,
         }
     }
 
     /// Mark the rules whose literals occur in `event`.
     fn scan(&self, event: &Event, scratch: &mut PrefilterScratch) {
-        let words = self.rules.div_ceil(64);
-        if scratch.bits.len() != words {
-            scratch.bits = vec![0; words];
-        } else {
-            for &w in &scratch.touched {
-                scratch.bits[w] = 0;
-            }
+        // Only the words the last scan set are dirty, whichever prefilter
+        // it was: one scratch serves the selections of every logsource.
+        for &w in &scratch.touched {
+            scratch.bits[w] = 0;
         }
         scratch.touched.clear();
+        let words = self.slots.div_ceil(64);
+        if scratch.bits.len() < words {
+            scratch.bits.resize(words, 0);
+        }
         let Some(ac) = &self.ac else { return };
         let mut buf = itoa_buf::Buf::default();
         let mut scan_text = |v: &Value| {
@@ -144,8 +153,30 @@ impl Prefilter {
     }
 
     #[inline]
-    fn may_match(&self, rule: u32, scratch: &PrefilterScratch) -> bool {
-        self.unfiltered[rule as usize] || scratch.bits[rule as usize / 64] & (1 << (rule % 64)) != 0
+    fn may_match(&self, slot: u32, scratch: &PrefilterScratch) -> bool {
+        self.unfiltered[slot as usize] || scratch.bits[slot as usize / 64] & (1 << (slot % 64)) != 0
+    }
+}
+
+/// The rules whose logsource admits one kind of event, with a prefilter
+/// over just those rules when they are many: built once per logsource by
+/// [`RuleSet::select`], so rules that cannot apply to an event cost nothing,
+/// not even a literal in the automaton or a field in its scan.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    rules: Box<[u32]>,
+    prefilter: Option<Prefilter>,
+}
+
+impl Selection {
+    /// The selected rules' indices, ascending.
+    pub fn rules(&self) -> &[u32] {
+        &self.rules
+    }
+
+    /// True when a prefilter screens the rules.
+    pub fn is_prefiltered(&self) -> bool {
+        self.prefilter.is_some()
     }
 }
 
@@ -186,22 +217,36 @@ impl RuleSet {
         out[start..].sort_unstable();
     }
 
-    /// [`RuleSet::matches_prefiltered`] over a candidate list the caller
-    /// cached per logsource (from [`RuleSet::candidates`]); output follows
-    /// the list's order.
-    pub fn matches_prefiltered_in(
+    /// The rules that can apply to events of logsource `ls`, screened by a
+    /// prefilter of their own when there are at least `prefilter_from`.
+    pub fn select(&self, ls: &LogSource, prefilter_from: usize) -> Selection {
+        let rules = self.candidates(ls);
+        let prefilter = (rules.len() >= prefilter_from).then(|| Prefilter::over(self, &rules));
+        Selection {
+            rules: rules.into(),
+            prefilter,
+        }
+    }
+
+    /// Append the rules of `sel` that match `event` to `out`, ascending.
+    /// `sel` must have been selected from this set for the event's logsource.
+    pub fn matches_selection(
         &self,
-        candidates: &[u32],
+        sel: &Selection,
         event: &Event,
-        pf: &Prefilter,
         scratch: &mut PrefilterScratch,
         out: &mut Vec<u32>,
     ) {
-        pf.scan(event, scratch);
-        for &i in candidates {
-            if pf.may_match(i, scratch) && self.rule_matches(i as usize, event) {
-                out.push(i);
+        match &sel.prefilter {
+            Some(pf) => {
+                pf.scan(event, scratch);
+                for (slot, &i) in sel.rules.iter().enumerate() {
+                    if pf.may_match(slot as u32, scratch) && self.rule_matches(i as usize, event) {
+                        out.push(i);
+                    }
+                }
             }
+            None => self.matches_in(&sel.rules, event, out),
         }
     }
 }

@@ -57,6 +57,14 @@ pub struct MatchedField {
 
 const NONE_KEY: &str = "\u{0}";
 
+/// See [`RuleSet::selection_key`]: at most 2 × 2 × 2 groups (stated or not,
+/// for each of product, category and service).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SelectionKey {
+    groups: [usize; 8],
+    len: u8,
+}
+
 type Index = HashMap<String, HashMap<String, HashMap<String, Vec<u32>>>>;
 
 /// Compiled rules, indexed by logsource.
@@ -187,6 +195,21 @@ impl RuleSet {
                 }
             }
         }
+    }
+
+    /// Which candidate groups `ls` selects. Logsources with equal keys have
+    /// the same [`RuleSet::candidates`], so engines can share one
+    /// [`Selection`](crate::Selection) among them; there are only as many
+    /// keys as the rules' logsources combine to, whatever events claim.
+    pub fn selection_key(&self, ls: &LogSource) -> SelectionKey {
+        let mut key = SelectionKey::default();
+        self.for_each_candidate_group(ls, |list| {
+            // The index is never changed after build, so a list's address
+            // names it.
+            key.groups[key.len as usize] = list.as_ptr() as usize;
+            key.len += 1;
+        });
+        key
     }
 
     /// Indices of the rules whose logsource admits `ls` (sorted). Engines
