@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use contraband_sigma::{LoadFailure, LoadOptions, Loader};
@@ -31,6 +31,7 @@ pub struct RuleLoad {
     pub loaded: usize,
     pub correlations: usize,
     pub failures: Vec<LoadFailure>,
+    /// Wall time from the first file read to the engine built.
     pub elapsed: Duration,
 }
 
@@ -100,8 +101,49 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Read and compile rule files, each thread a contiguous run of them (the
+/// loader's result is then that of adding them in order).
+fn add_files(loader: &mut Loader, files: &[PathBuf]) -> Result<()> {
+    /// Fewer files than this per thread are not worth a thread.
+    const MIN_FILES_PER_THREAD: usize = 64;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len() / MIN_FILES_PER_THREAD)
+        .max(1);
+    let add_run = |part: &mut Loader, run: &[PathBuf]| -> Result<()> {
+        for file in run {
+            let text = std::fs::read(file)
+                .with_context(|| format!("cannot read rule {}", file.display()))?;
+            // A rule file that is not UTF-8 is reported by the loader like any bad rule.
+            part.add_source(&file.to_string_lossy(), &String::from_utf8_lossy(&text));
+        }
+        Ok(())
+    };
+    if threads == 1 {
+        return add_run(loader, files);
+    }
+    let parts: Vec<Result<Loader>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(files.len().div_ceil(threads))
+            .map(|run| {
+                let mut part = loader.fork();
+                scope.spawn(move || add_run(&mut part, run).map(|()| part))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for part in parts {
+        loader.join(part?);
+    }
+    Ok(())
+}
+
 /// Load the rules and strategies `args` select and build the engine.
 pub fn load_engine(args: &RuleSources) -> Result<(Engine, RuleLoad)> {
+    let started = Instant::now();
     let mut loader = Loader::new(LoadOptions {
         placeholders: placeholders(args)?,
         ..LoadOptions::default()
@@ -119,25 +161,28 @@ pub fn load_engine(args: &RuleSources) -> Result<(Engine, RuleLoad)> {
         }
         strategies = ok;
     }
+    let mut files = Vec::new();
     for dir in &args.paths {
-        for file in rule_files(dir)? {
-            let text = std::fs::read(&file)
-                .with_context(|| format!("cannot read rule {}", file.display()))?;
-            // A rule file that is not UTF-8 is reported by the loader like any bad rule.
-            loader.add_source(&file.to_string_lossy(), &String::from_utf8_lossy(&text));
-        }
+        files.extend(rule_files(dir)?);
     }
+    add_files(&mut loader, &files)?;
     let report = loader.finish();
     let load = RuleLoad {
         loaded: report.loaded(),
         correlations: report.ruleset.correlations().len(),
         failures: report.failures,
-        elapsed: report.elapsed,
+        elapsed: Duration::ZERO,
     };
     if load.loaded == 0 && load.failures.is_empty() {
         bail!("no rules to run: give --rules DIR or drop --no-builtin");
     }
-    Ok((Engine::new(report.ruleset, strategies), load))
+    let engine = Engine::new(report.ruleset, strategies);
+    // what the user waits for: walking, reading, parsing, compiling
+    let load = RuleLoad {
+        elapsed: started.elapsed(),
+        ..load
+    };
+    Ok((engine, load))
 }
 
 /// The rule tests to run: the pack's (unless `--no-builtin`) and any

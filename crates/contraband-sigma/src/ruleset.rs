@@ -331,7 +331,8 @@ pub struct LoadReport {
     /// Rules that loaded with remarks (ignored constructs, catch-all
     /// logsources, deprecated status).
     pub warnings: Vec<LoadWarning>,
-    /// Time spent parsing and compiling.
+    /// Time spent parsing and compiling, summed over joined forks (so more
+    /// than the wall time when they ran in parallel).
     pub elapsed: Duration,
 }
 
@@ -488,6 +489,28 @@ impl Loader {
             }
         }
         self.elapsed += started.elapsed();
+    }
+
+    /// An empty loader with the same options, to add a run of files on
+    /// another thread; [`Loader::join`] takes its result back.
+    pub fn fork(&self) -> Loader {
+        Loader::new(self.opts.clone())
+    }
+
+    /// Take in what a [`Loader::fork`] loaded, as if its files had been
+    /// added here now: joining forks in the order of their runs of files
+    /// gives the result of adding every file in that order.
+    pub fn join(&mut self, part: Loader) {
+        self.rules.extend(part.rules);
+        self.correlations.extend(part.correlations);
+        self.filters.extend(part.filters);
+        self.failures.extend(part.failures);
+        self.warnings.extend(part.warnings);
+        // a later failure of an id replaces an earlier one, as in order
+        self.failed_refs.extend(part.failed_refs);
+        self.files += part.files;
+        self.documents += part.documents;
+        self.elapsed += part.elapsed;
     }
 
     fn compile_rule(

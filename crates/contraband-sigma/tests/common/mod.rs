@@ -35,15 +35,23 @@ pub fn yaml_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Load the three SigmaHQ rule folders.
-pub fn load_corpus(root: &Path) -> contraband_sigma::LoadReport {
-    let mut loader = contraband_sigma::Loader::new(contraband_sigma::LoadOptions::default());
+/// The three SigmaHQ rule folders' files: (path relative to `root`, text).
+pub fn corpus_sources(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     for dir in ["rules", "rules-threat-hunting", "rules-emerging-threats"] {
         for f in yaml_files(&root.join(dir)) {
             let text = std::fs::read_to_string(&f).unwrap();
-            let rel = f.strip_prefix(root).unwrap().display().to_string();
-            loader.add_source(&rel, &text);
+            out.push((f.strip_prefix(root).unwrap().display().to_string(), text));
         }
+    }
+    out
+}
+
+/// Load the three SigmaHQ rule folders.
+pub fn load_corpus(root: &Path) -> contraband_sigma::LoadReport {
+    let mut loader = contraband_sigma::Loader::new(contraband_sigma::LoadOptions::default());
+    for (path, text) in corpus_sources(root) {
+        loader.add_source(&path, &text);
     }
     loader.finish()
 }
