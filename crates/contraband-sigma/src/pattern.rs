@@ -6,6 +6,8 @@
 //! `?` or non-ASCII case folding needs one. Case folding happens here, at
 //! compile time; matching never allocates.
 
+use std::sync::OnceLock;
+
 use memchr::memmem;
 use regex::{Regex, RegexBuilder};
 
@@ -93,7 +95,7 @@ pub enum StrMatcher {
         /// Minimum length: sum of the literals.
         min_len: usize,
     },
-    Regex(Regex),
+    Regex(LazyRegex),
 }
 
 /// A literal compared with or without ASCII case folding (folded to lower
@@ -301,25 +303,93 @@ pub fn pieces_to_regex(pieces: &[Piece]) -> String {
     re
 }
 
+/// A rule's regex, checked when the rule loads and compiled when it is
+/// first matched. Most loaded rules are never evaluated on a given input
+/// (their logsource does not occur in it), and compiled regexes were the
+/// biggest part of a loaded rule set and of its load time.
+#[derive(Clone, Debug)]
+pub struct LazyRegex {
+    builder: Box<RegexBuilder>,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    #[inline]
+    pub fn is_match(&self, s: &str) -> bool {
+        // `None` cannot happen: a pattern that could fail to compile (too
+        // big) was compiled at load and rejected there.
+        self.compiled
+            .get_or_init(|| self.builder.build().ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(s))
+    }
+}
+
+/// Past this estimate of a regex's compiled states it is compiled at load,
+/// where exceeding [`Limits::regex_size`] is reported as the rule's error.
+/// A state costs at least 8 bytes, so below this the real size is orders
+/// of magnitude under the default limit of 10 MiB.
+const LAZY_MAX_STATES: u64 = 20_000;
+
 pub fn build_regex(
     pattern: &str,
     ci: bool,
     multi: bool,
     dot_all: bool,
     limits: &Limits,
-) -> Result<Regex, RuleError> {
-    RegexBuilder::new(pattern)
+) -> Result<LazyRegex, RuleError> {
+    let error = |reason: String| RuleError::Regex {
+        pattern: truncate(pattern, 200),
+        reason,
+    };
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ci)
+        .multi_line(multi)
+        .dot_matches_new_line(dot_all)
+        .nest_limit(limits.regex_nest)
+        .build()
+        .parse(pattern)
+        .map_err(|e| error(e.to_string()))?;
+    let mut builder = RegexBuilder::new(pattern);
+    builder
         .case_insensitive(ci)
         .multi_line(multi)
         .dot_matches_new_line(dot_all)
         .size_limit(limits.regex_size)
         .dfa_size_limit(limits.regex_size)
-        .nest_limit(limits.regex_nest)
-        .build()
-        .map_err(|e| RuleError::Regex {
-            pattern: truncate(pattern, 200),
-            reason: e.to_string(),
-        })
+        .nest_limit(limits.regex_nest);
+    let compiled = OnceLock::new();
+    if state_estimate(&hir) > LAZY_MAX_STATES {
+        let re = builder.build().map_err(|e| error(e.to_string()))?;
+        let _ = compiled.set(Some(re));
+    }
+    Ok(LazyRegex {
+        builder: Box::new(builder),
+        compiled,
+    })
+}
+
+/// A rough upper bound of the NFA states `hir` compiles to: each byte of
+/// a literal one, a class four per range (UTF-8 sequences), a bounded
+/// repetition its body times its maximum.
+fn state_estimate(hir: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64,
+        HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() as u64,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
+        HirKind::Repetition(r) => {
+            let times = u64::from(r.max.unwrap_or(r.min.saturating_add(1)).max(1));
+            state_estimate(&r.sub).saturating_mul(times)
+        }
+        HirKind::Capture(c) => state_estimate(&c.sub).saturating_add(2),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            parts.iter().fold(parts.len() as u64, |n, p| {
+                n.saturating_add(state_estimate(p))
+            })
+        }
+    }
 }
 
 pub(crate) fn truncate(s: &str, n: usize) -> String {
@@ -486,6 +556,26 @@ pub fn naive_match(pieces: &[Piece], s: &str, ci: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_regexes_compile_on_first_use_big_ones_at_load() {
+        let limits = Limits::default();
+        let re = build_regex("^/usr/bin/(ba)?sh$", true, false, false, &limits).unwrap();
+        assert!(re.compiled.get().is_none(), "compiled before use");
+        assert!(re.is_match("/USR/BIN/BASH") && !re.is_match("/usr/bin/zsh"));
+        assert!(re.compiled.get().is_some_and(Option::is_some));
+
+        let big = "x{25000}";
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(big)
+            .unwrap();
+        assert!(state_estimate(&hir) > LAZY_MAX_STATES);
+        let re = build_regex(big, false, false, false, &limits).unwrap();
+        assert!(re.compiled.get().is_some_and(Option::is_some));
+        // syntax errors are still load errors
+        assert!(build_regex("a(b", false, false, false, &limits).is_err());
+    }
     use proptest::prelude::*;
 
     fn m(pat: &str, ci: bool) -> StrMatcher {
