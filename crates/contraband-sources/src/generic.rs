@@ -43,6 +43,10 @@ pub(crate) struct Parts {
 
 struct TopLevel;
 
+/// Room for this many fields is made at once: a process event has a dozen
+/// or two, and growing the map step by step reallocates it four times.
+const FIELDS_HINT: usize = 24;
+
 impl<'de> serde::de::DeserializeSeed<'de> for TopLevel {
     type Value = Parts;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Parts, D::Error> {
@@ -59,7 +63,7 @@ impl<'de> serde::de::Visitor<'de> for TopLevel {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Parts, A::Error> {
         let mut parts = Parts {
-            fields: Map::new(),
+            fields: Map::with_capacity(m.size_hint().unwrap_or(0).max(FIELDS_HINT)),
             logsource: None,
             container: None,
         };
