@@ -13,7 +13,7 @@ use contraband_testkit::events::benign_process;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 /// A process start inside a Kubernetes pod, as the benchmark corpora and
-/// exporters write it: Sigma field names, a `container` object, ~650 bytes.
+/// exporters write it: Sigma field names, a `container` object, 691 bytes.
 /// The same event as `contraband_testkit::events::benign_process`.
 const PROCESS_CREATION: &str = concat!(
     r#"{"UtcTime":"2026-11-23T10:41:07.512Z","Computer":"build-node-07","ProcessId":48213,"#,
