@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod events;
+
 /// The workspace root: where `Cargo.toml`, `samples/` and `detections/` live.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
