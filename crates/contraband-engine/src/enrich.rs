@@ -15,7 +15,7 @@
 //!   the container id; `runc init` inherits it and the workload it execs is
 //!   attributed. The plumbing itself is never attributed: it runs on the host.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use contraband_event::{ContainerContext, Event};
@@ -101,9 +101,12 @@ impl ContainerIndex {
 pub struct ProcessAttributor {
     index: Arc<ContainerIndex>,
     /// pid → container id, for processes known to run in a container.
-    pids: HashMap<u64, String>,
+    pids: HashMap<u64, Arc<str>>,
     /// Runtime shim pid → container id: its children are in the container.
-    shims: HashMap<u64, String>,
+    shims: HashMap<u64, Arc<str>>,
+    /// One shared copy of each container id the tables hold: a full table
+    /// names a few containers tens of thousands of times.
+    ids: HashSet<Arc<str>>,
     order: VecDeque<u64>,
     capacity: usize,
 }
@@ -114,6 +117,7 @@ impl ProcessAttributor {
             index,
             pids: HashMap::new(),
             shims: HashMap::new(),
+            ids: HashSet::new(),
             order: VecDeque::new(),
             capacity: capacity.max(16),
         }
@@ -131,42 +135,44 @@ impl ProcessAttributor {
                 .and_then(|c| runtime_invocation(&c))
             {
                 // Plumbing: remember whose it is, never attribute it.
-                if let (true, Some(id), Some(ppid)) = (call.spawns, &call.container, ppid) {
+                let named = call.container.map(|id| self.intern(&id));
+                if let (true, Some(id), Some(ppid)) = (call.spawns, &named, ppid) {
                     // runc create/exec run under the container's supervisor
                     // (shim or conmon), which reaps the workload it starts.
-                    self.shims.insert(ppid, id.clone());
+                    self.shims.insert(ppid, Arc::clone(id));
                 }
-                let id = call.container.or_else(|| self.attribute(pid, ppid));
+                let id = named.or_else(|| self.attribute(pid, ppid));
                 if let (Some(pid), Some(id)) = (pid, id) {
-                    self.remember(pid, &id);
+                    self.remember(pid, id);
                 }
                 return;
             }
         }
         let id = match known_id {
-            Some(id) => Some(id),
+            Some(id) => Some(self.intern(&id)),
             None => self.attribute(pid, ppid),
         };
         let Some(id) = id else { return };
         if let Some(pid) = pid {
-            self.remember(pid, &id);
+            self.remember(pid, Arc::clone(&id));
         }
         let known = self.index.get(&id).cloned();
         let container = event.container_mut();
         if container.id.is_none() {
-            container.id = Some(id);
+            container.id = Some(id.to_string());
         }
         if let Some(ctx) = known {
             container.fill_from(&ctx);
         }
     }
 
-    fn attribute(&mut self, pid: Option<u64>, ppid: Option<u64>) -> Option<String> {
+    fn attribute(&mut self, pid: Option<u64>, ppid: Option<u64>) -> Option<Arc<str>> {
         if let Some(pid) = pid {
             if let Some(id) = self.index.container_of_init(pid).map(str::to_string) {
+                let id = self.intern(&id);
                 // The init process's parent is the runtime shim of this container.
                 if let Some(ppid) = ppid {
-                    self.shims.insert(ppid, id.clone());
+                    self.shims.insert(ppid, Arc::clone(&id));
                 }
                 return Some(id);
             }
@@ -181,8 +187,22 @@ impl ProcessAttributor {
             .cloned()
     }
 
-    fn remember(&mut self, pid: u64, id: &str) {
-        if self.pids.insert(pid, id.to_string()).is_none() {
+    /// The shared copy of `id`. Copies no table holds any more are dropped
+    /// when the set reaches the tables' capacity, so it stays bounded too.
+    fn intern(&mut self, id: &str) -> Arc<str> {
+        if let Some(shared) = self.ids.get(id) {
+            return Arc::clone(shared);
+        }
+        if self.ids.len() >= self.capacity {
+            self.ids.retain(|shared| Arc::strong_count(shared) > 1);
+        }
+        let shared: Arc<str> = Arc::from(id);
+        self.ids.insert(Arc::clone(&shared));
+        shared
+    }
+
+    fn remember(&mut self, pid: u64, id: Arc<str>) {
+        if self.pids.insert(pid, id).is_none() {
             self.order.push_back(pid);
         }
         while self.pids.len() > self.capacity {
@@ -293,6 +313,35 @@ mod tests {
         let mut index = ContainerIndex::new();
         index.learn(&inspect);
         Arc::new(index)
+    }
+
+    #[test]
+    fn container_ids_are_shared_and_stay_bounded() {
+        let mut a = ProcessAttributor::new(index(), 16);
+        for i in 0..1_000u64 {
+            // four processes per container, each container named by the event
+            let mut ev = event(json!({"ProcessId": 1_000 + i, "ParentProcessId": 1}));
+            ev.set_container(ContainerContext {
+                id: Some(format!("{:064x}", i / 4)),
+                ..Default::default()
+            });
+            a.enrich(&mut ev);
+            assert!(a.pids.len() <= 16 && a.ids.len() <= 17, "{i}");
+        }
+        // the last container's four processes share one copy of its id
+        let last = a.pids.get(&1_999).unwrap();
+        assert!(Arc::ptr_eq(last, a.pids.get(&1_996).unwrap()));
+        // a child of a remembered process inherits the same copy
+        let mut child = event(json!({"ProcessId": 5_000, "ParentProcessId": 1_999}));
+        a.enrich(&mut child);
+        assert_eq!(
+            child.container.unwrap().id.as_deref(),
+            Some(&*format!("{:064x}", 249))
+        );
+        assert!(Arc::ptr_eq(
+            a.pids.get(&5_000).unwrap(),
+            a.pids.get(&1_999).unwrap()
+        ));
     }
 
     #[test]
