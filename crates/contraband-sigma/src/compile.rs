@@ -1123,6 +1123,9 @@ fn tests_literals(tests: &[VTest], any: &Option<AnyOf>, all: bool) -> Option<Vec
     (!out.is_empty() && out.len() <= MAX_PREFILTER_LITERALS).then_some(out)
 }
 
+/// A prefilter literal and the field whose text must hold it (`None`: any).
+pub type FieldLiteral<'a> = (Option<&'a str>, String);
+
 impl Node {
     /// Literals (lower-cased) of which at least one occurs, ASCII
     /// case-insensitively, in the text of some field value of every event
@@ -1130,18 +1133,33 @@ impl Node {
     /// when no such set is known (negations, regexes, numeric tests …).
     /// This is the basis for a shared multi-rule prefilter.
     pub fn required_literals(&self) -> Option<Vec<String>> {
+        self.required_literals_by_field()
+            .map(|ls| ls.into_iter().map(|(_, l)| l).collect())
+    }
+
+    /// [`Node::required_literals`], each with the field whose value must
+    /// hold it (`None`: any field, for keyword searches). A literal taken
+    /// from a field's test can only be in that field's text.
+    pub fn required_literals_by_field(&self) -> Option<Vec<FieldLiteral<'_>>> {
+        fn tag(field: Option<&str>, ls: Vec<String>) -> Vec<FieldLiteral<'_>> {
+            ls.into_iter().map(|l| (field, l)).collect()
+        }
         match self {
-            Node::Field(f) if !f.negate => tests_literals(&f.tests, &f.any_contains, f.all),
-            Node::Keyword(k) => tests_literals(&k.tests, &k.any_contains, k.all),
+            Node::Field(f) if !f.negate => {
+                tests_literals(&f.tests, &f.any_contains, f.all).map(|ls| tag(Some(&f.field), ls))
+            }
+            Node::Keyword(k) => {
+                tests_literals(&k.tests, &k.any_contains, k.all).map(|ls| tag(None, ls))
+            }
             Node::And(xs) => xs
                 .iter()
-                .filter_map(Node::required_literals)
+                .filter_map(Node::required_literals_by_field)
                 // Prefer the set whose shortest literal is longest.
-                .max_by_key(|ls| ls.iter().map(String::len).min().unwrap_or(0)),
+                .max_by_key(|ls| ls.iter().map(|(_, l)| l.len()).min().unwrap_or(0)),
             Node::Or(xs) => {
                 let mut out = Vec::new();
                 for x in xs.iter() {
-                    out.extend(x.required_literals()?);
+                    out.extend(x.required_literals_by_field()?);
                     if out.len() > MAX_PREFILTER_LITERALS {
                         return None;
                     }

@@ -9,16 +9,21 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// Most prefilter literals built as a DFA (above, the automatic choice).
 const DFA_MAX_PATTERNS: usize = 5_000;
+/// A literal that may be found in any field (keyword searches), or text
+/// scanned without knowing its field.
+const ANY_FIELD: u32 = u32::MAX;
 use contraband_event::{visit_strings, Event, LogSource, Value};
 
+use crate::compile::FieldLiteral;
 use crate::RuleSet;
 
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
 #[derive(Clone, Debug)]
 pub struct Prefilter {
     ac: Option<AhoCorasick>,
-    /// Pattern id → rules needing it.
-    pattern_rules: Vec<Vec<u32>>,
+    /// Pattern id → the slots (rules) needing it, each with the index in
+    /// `fields` of the field it must be found in, or [`ANY_FIELD`].
+    pattern_rules: Vec<Vec<(u32, u32)>>,
     /// Slots (rules) with no literal requirement: always evaluated.
     unfiltered: Vec<bool>,
     slots: usize,
@@ -44,35 +49,44 @@ impl Prefilter {
 
     /// Over the rules listed in `rules` only: the slot of `rules[j]` is `j`.
     fn over(set: &RuleSet, rules: &[u32]) -> Prefilter {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
         let mut unfiltered = vec![false; rules.len()];
         let mut fields: Vec<&str> = Vec::new();
         let mut keywords = false;
+        let mut wanted: Vec<(u32, Vec<FieldLiteral>)> = Vec::new();
         for (slot, flag) in unfiltered.iter_mut().enumerate() {
-            let rule = rules[slot] as usize;
-            match set.required_literals(rule) {
+            let detection = &set.rule(rules[slot] as usize).detection;
+            match detection.required_literals_by_field() {
                 Some(lits) => {
-                    for l in lits {
-                        let id = *index.entry(l.clone()).or_insert_with(|| {
-                            patterns.push(l);
-                            pattern_rules.push(Vec::new());
-                            patterns.len() - 1
-                        });
-                        if pattern_rules[id].last() != Some(&(slot as u32)) {
-                            pattern_rules[id].push(slot as u32);
-                        }
-                    }
+                    keywords |= detection.tested_fields(&mut fields);
+                    wanted.push((slot as u32, lits));
                 }
                 None => *flag = true,
-            }
-            if !*flag {
-                keywords |= set.rule(rule).detection.tested_fields(&mut fields);
             }
         }
         fields.sort_unstable();
         fields.dedup();
+        // A literal counts only when found in the field it was taken from;
+        // with keyword searches every scalar is scanned, fields unknown.
+        let field_index = |f: Option<&str>| match f {
+            Some(f) if !keywords => fields.binary_search(&f).map_or(ANY_FIELD, |i| i as u32),
+            _ => ANY_FIELD,
+        };
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut pattern_rules: Vec<Vec<(u32, u32)>> = Vec::new();
+        for (slot, lits) in &wanted {
+            for (field, l) in lits {
+                let id = *index.entry(l.clone()).or_insert_with(|| {
+                    patterns.push(l.clone());
+                    pattern_rules.push(Vec::new());
+                    patterns.len() - 1
+                });
+                let entry = (*slot, field_index(*field));
+                if !pattern_rules[id].contains(&entry) {
+                    pattern_rules[id].push(entry);
+                }
+            }
+        }
         let fields = (!keywords).then(|| fields.into_iter().map(Box::from).collect());
         // Every event's tested text goes through this automaton, so it is
         // built as a DFA (one table lookup per byte) while that stays
@@ -111,7 +125,8 @@ impl Prefilter {
         }
         let Some(ac) = &self.ac else { return };
         let mut buf = itoa_buf::Buf::default();
-        let mut scan_text = |v: &Value| {
+        // `field`: the index in `self.fields` of the field the text is from.
+        let mut scan_text = |field: u32, v: &Value| {
             let text: &str = match v {
                 Value::String(s) => s,
                 Value::Bool(b) => {
@@ -125,7 +140,10 @@ impl Prefilter {
                 _ => return ControlFlow::Continue(()),
             };
             for m in ac.find_overlapping_iter(text) {
-                for &r in &self.pattern_rules[m.pattern().as_usize()] {
+                for &(r, wants) in &self.pattern_rules[m.pattern().as_usize()] {
+                    if wants != field && wants != ANY_FIELD && field != ANY_FIELD {
+                        continue;
+                    }
                     let w = r as usize / 64;
                     if scratch.bits[w] == 0 {
                         scratch.touched.push(w);
@@ -139,14 +157,17 @@ impl Prefilter {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
             Some(fields) => {
-                for field in fields.iter() {
-                    let _ = event.visit(field, &mut |v| visit_strings(v, &mut scan_text));
+                for (i, field) in fields.iter().enumerate() {
+                    let _ = event.visit(field, &mut |v| {
+                        visit_strings(v, &mut |s| scan_text(i as u32, s))
+                    });
                 }
             }
             None => {
-                let _ = event.for_each_scalar(&mut scan_text);
+                let mut any = |v: &Value| scan_text(ANY_FIELD, v);
+                let _ = event.for_each_scalar(&mut any);
                 if let Some(c) = event.container_view() {
-                    let _ = visit_strings(c, &mut scan_text);
+                    let _ = visit_strings(c, &mut any);
                 }
             }
         }
@@ -248,5 +269,59 @@ impl RuleSet {
             }
             None => self.matches_in(&sel.rules, event, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LoadOptions, Loader};
+    use contraband_event::Timestamp;
+
+    fn rules() -> RuleSet {
+        let mut loader = Loader::new(LoadOptions::default());
+        loader.add_source(
+            "netcat.yml",
+            "title: nc\nlogsource: {product: linux, category: process_creation}\n\
+             detection: {sel: {Image|endswith: /nc}, opts: {CommandLine|contains: listen}, \
+             condition: sel and opts}\n",
+        );
+        loader.add_source(
+            "keyword.yml",
+            "title: kw\nlogsource: {product: linux, category: process_creation}\n\
+             detection: {kw: [mimikatz], condition: kw}\n",
+        );
+        loader.finish().ruleset
+    }
+
+    fn event(fields: serde_json::Value) -> Event {
+        let ls = LogSource::new(Some("linux"), Some("process_creation"), None);
+        Event::new(ls, Timestamp(0), fields.as_object().unwrap().clone())
+    }
+
+    /// The slots the prefilter lets through for `fields`.
+    fn passed(pf: &Prefilter, fields: serde_json::Value) -> Vec<u32> {
+        let mut scratch = PrefilterScratch::default();
+        pf.scan(&event(fields), &mut scratch);
+        (0..pf.slots as u32)
+            .filter(|&s| pf.may_match(s, &scratch))
+            .collect()
+    }
+
+    #[test]
+    fn a_literal_counts_only_in_the_field_it_was_taken_from() {
+        let set = rules();
+        // Only the field rule: its literal is the longer one, `listen`,
+        // taken from CommandLine; Image is scanned too.
+        let pf = Prefilter::over(&set, &[0]);
+        let there = serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc --listen"});
+        assert_eq!(passed(&pf, there), [0]);
+        let elsewhere = serde_json::json!({"Image": "/opt/listen", "CommandLine": "nc -v"});
+        assert!(passed(&pf, elsewhere.clone()).is_empty());
+        // With a keyword rule every scalar is scanned without its field:
+        // then any field's text counts for every rule.
+        let pf = Prefilter::over(&set, &[0, 1]);
+        assert_eq!(passed(&pf, elsewhere), [0]);
+        assert_eq!(passed(&pf, serde_json::json!({"x": "MIMIKATZ"})), [1]);
     }
 }
