@@ -176,7 +176,7 @@ fn text(rtype: &str, key: &str, val: &Val, encoded: &dyn Fn(&str) -> bool) -> St
     match val {
         Val::Quoted(s) | Val::Nested(s) => s.clone(),
         Val::Bare(s) => {
-            if encoded(key) || (rtype == "EXECVE" && is_arg_key(key)) {
+            if (rtype == "EXECVE" && is_arg_key(key)) || encoded(key) {
                 if let Some(bytes) = unhex(s) {
                     let mut t = String::from_utf8_lossy(&bytes).into_owned();
                     if key == "proctitle" {
@@ -421,7 +421,12 @@ fn auxiliary(rtype: &str) -> bool {
 
 fn build(p: Pending, ctx: &Ctx) -> Event {
     let mapping = &ctx.mapping;
-    let encoded = |k: &str| mapping.lookup("encoded_fields", k).is_some();
+    // Resolved once per event, not once per field.
+    let encoded_fields = mapping
+        .tables
+        .get("encoded_fields")
+        .and_then(Value::as_object);
+    let encoded = |k: &str| encoded_fields.is_some_and(|t| t.contains_key(k));
     let mut fields = Map::new();
     let types: Vec<&str> = p.records.iter().map(|r| r.rtype.as_str()).collect();
     let primary = types
