@@ -9,10 +9,19 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// Most prefilter literals built as a DFA (above, the automatic choice).
 const DFA_MAX_PATTERNS: usize = 5_000;
-/// A literal that may be found in any field (keyword searches), or text
-/// scanned without knowing its field.
+/// A literal that may be found in any field (keyword searches).
 const ANY_FIELD: u32 = u32::MAX;
-use contraband_event::{visit_strings, Event, LogSource, Value};
+/// Where scanned text comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// The value of `fields[i]`.
+    Field(u32),
+    /// Somewhere under this top-level key of the event.
+    Under(&'a str),
+    /// Somewhere in the container context (`container.*`).
+    Container,
+}
+use contraband_event::{visit_strings, Event, LogSource, Value, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
 use crate::RuleSet;
@@ -27,10 +36,12 @@ pub struct Prefilter {
     /// Slots (rules) with no literal requirement: always evaluated.
     unfiltered: Vec<bool>,
     slots: usize,
-    /// The fields whose values hold every literal (visited as rules see
-    /// them), or `None` when some rule has keyword searches: then every
-    /// scalar of the event and of its container context is scanned.
-    fields: Option<Box<[Box<str>]>>,
+    /// The fields whose values hold every field-keyed literal (visited as
+    /// rules see them), sorted.
+    fields: Box<[Box<str>]>,
+    /// Some rule has keyword searches: every scalar of the event and of
+    /// its container context is scanned instead of `fields`.
+    scan_all: bool,
 }
 
 /// Reusable per-thread scratch space for [`RuleSet::matches_prefiltered`].
@@ -65,11 +76,10 @@ impl Prefilter {
         }
         fields.sort_unstable();
         fields.dedup();
-        // A literal counts only when found in the field it was taken from;
-        // with keyword searches every scalar is scanned, fields unknown.
+        // A literal counts only when found in the field it was taken from.
         let field_index = |f: Option<&str>| match f {
-            Some(f) if !keywords => fields.binary_search(&f).map_or(ANY_FIELD, |i| i as u32),
-            _ => ANY_FIELD,
+            Some(f) => fields.binary_search(&f).map_or(ANY_FIELD, |i| i as u32),
+            None => ANY_FIELD,
         };
         let mut patterns: Vec<String> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -87,7 +97,7 @@ impl Prefilter {
                 }
             }
         }
-        let fields = (!keywords).then(|| fields.into_iter().map(Box::from).collect());
+        let fields = fields.into_iter().map(Box::from).collect();
         // Every event's tested text goes through this automaton, so it is
         // built as a DFA (one table lookup per byte) while that stays
         // small; aho-corasick's automatic choice picks the slower
@@ -108,6 +118,7 @@ impl Prefilter {
             unfiltered,
             slots: rules.len(),
             fields,
+            scan_all: keywords,
         }
     }
 
@@ -125,8 +136,7 @@ impl Prefilter {
         }
         let Some(ac) = &self.ac else { return };
         let mut buf = itoa_buf::Buf::default();
-        // `field`: the index in `self.fields` of the field the text is from.
-        let mut scan_text = |field: u32, v: &Value| {
+        let mut scan_text = |from: Source, v: &Value| {
             let text: &str = match v {
                 Value::String(s) => s,
                 Value::Bool(b) => {
@@ -141,7 +151,7 @@ impl Prefilter {
             };
             for m in ac.find_overlapping_iter(text) {
                 for &(r, wants) in &self.pattern_rules[m.pattern().as_usize()] {
-                    if wants != field && wants != ANY_FIELD && field != ANY_FIELD {
+                    if !self.counts(wants, from) {
                         continue;
                     }
                     let w = r as usize / 64;
@@ -153,23 +163,44 @@ impl Prefilter {
             }
             ControlFlow::Continue(())
         };
-        match &self.fields {
+        if self.scan_all {
+            // Keyword searches read every scalar; text is tagged with the
+            // top-level key it sits under, which is all a field-keyed
+            // literal needs (see `counts`).
+            for (key, v) in event.fields.iter() {
+                let _ = visit_strings(v, &mut |s| scan_text(Source::Under(key), s));
+            }
+            if let Some(c) = event.container_view() {
+                let _ = visit_strings(c, &mut |s| scan_text(Source::Container, s));
+            }
+        } else {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
-            Some(fields) => {
-                for (i, field) in fields.iter().enumerate() {
-                    let _ = event.visit(field, &mut |v| {
-                        visit_strings(v, &mut |s| scan_text(i as u32, s))
-                    });
-                }
+            for (i, field) in self.fields.iter().enumerate() {
+                let _ = event.visit(field, &mut |v| {
+                    visit_strings(v, &mut |s| scan_text(Source::Field(i as u32), s))
+                });
             }
-            None => {
-                let mut any = |v: &Value| scan_text(ANY_FIELD, v);
-                let _ = event.for_each_scalar(&mut any);
-                if let Some(c) = event.container_view() {
-                    let _ = visit_strings(c, &mut any);
-                }
+        }
+    }
+
+    /// Does a literal wanted in field `wants` (an index in `fields`, or
+    /// [`ANY_FIELD`]) count when found in text from `from`?
+    #[inline]
+    fn counts(&self, wants: u32, from: Source) -> bool {
+        if wants == ANY_FIELD {
+            return true;
+        }
+        match from {
+            Source::Field(i) => i == wants,
+            // Field `a.b` resolves through a top-level key `a` (nested) or
+            // `a.b` (flat, dotted): text under any other key cannot be its.
+            Source::Under(key) => {
+                let f = self.fields[wants as usize].as_bytes();
+                let k = key.as_bytes();
+                f.starts_with(k) && (f.len() == k.len() || f[k.len()] == b'.')
             }
+            Source::Container => self.fields[wants as usize].starts_with(CONTAINER_PREFIX),
         }
     }
 
@@ -318,10 +349,32 @@ mod tests {
         assert_eq!(passed(&pf, there), [0]);
         let elsewhere = serde_json::json!({"Image": "/opt/listen", "CommandLine": "nc -v"});
         assert!(passed(&pf, elsewhere.clone()).is_empty());
-        // With a keyword rule every scalar is scanned without its field:
-        // then any field's text counts for every rule.
+        // With a keyword rule every scalar is scanned, tagged with its
+        // top-level key: the keyword counts anywhere, the field's literal
+        // still only under its field.
         let pf = Prefilter::over(&set, &[0, 1]);
-        assert_eq!(passed(&pf, elsewhere), [0]);
+        assert!(passed(&pf, elsewhere).is_empty());
+        let there = serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc --listen"});
+        assert_eq!(passed(&pf, there), [0]);
         assert_eq!(passed(&pf, serde_json::json!({"x": "MIMIKATZ"})), [1]);
+    }
+
+    #[test]
+    fn a_dotted_field_is_found_under_its_first_key_or_flat() {
+        let mut loader = Loader::new(LoadOptions::default());
+        loader.add_source(
+            "k8s.yml",
+            "title: exec\nlogsource: {product: linux, category: process_creation}\n\
+             detection: {sel: {objectRef.subresource: exec}, kw: [zzz], condition: sel or kw}\n",
+        );
+        let set = loader.finish().ruleset;
+        let pf = Prefilter::over(&set, &[0]);
+        assert!(pf.scan_all, "the keyword makes it scan every scalar");
+        let nested = serde_json::json!({"objectRef": {"subresource": "exec"}});
+        let flat = serde_json::json!({"objectRef.subresource": "exec"});
+        let other = serde_json::json!({"objectRefs": "exec", "verb": "exec"});
+        assert_eq!(passed(&pf, nested), [0]);
+        assert_eq!(passed(&pf, flat), [0]);
+        assert!(passed(&pf, other).is_empty());
     }
 }
