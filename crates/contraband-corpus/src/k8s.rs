@@ -229,6 +229,27 @@ fn pod_object(rng: &mut Rng, ns: &str, app: &str, risk: PodRisk) -> (String, Val
     (name, obj)
 }
 
+/// A pod created in `ns` by `who`, its full spec in the request.
+fn pod_created(
+    c: &mut Ctx,
+    ns: &str,
+    app: &str,
+    risk: PodRisk,
+    who: (Value, String, String),
+) -> Value {
+    let (name, obj) = pod_object(c.rng, ns, app, risk);
+    event(
+        c,
+        "RequestResponse",
+        "create",
+        format!("/api/v1/namespaces/{ns}/pods"),
+        who,
+        oref("pods", Some(ns), Some(&name), "", "v1"),
+        201,
+        Some(obj),
+    )
+}
+
 fn oref(resource: &str, ns: Option<&str>, name: Option<&str>, group: &str, version: &str) -> Value {
     let mut o = json!({"resource": resource});
     let m = o.as_object_mut().unwrap();
@@ -372,17 +393,7 @@ fn background(c: &mut Ctx) -> Value {
         880..=939 => {
             let who = controller_user(c.rng);
             let ns = if ns == "kube-system" { "default" } else { ns };
-            let (name, obj) = pod_object(c.rng, ns, word, PodRisk::default());
-            event(
-                c,
-                "RequestResponse",
-                "create",
-                format!("/api/v1/namespaces/{ns}/pods"),
-                who,
-                oref("pods", Some(ns), Some(&name), "", "v1"),
-                201,
-                Some(obj),
-            )
+            pod_created(c, ns, word, PodRisk::default(), who)
         }
         // Deployments updated by CD (ArgoCD / humans with kubectl apply).
         940..=964 => {
@@ -517,28 +528,17 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
     let ns = c.rng.pick(&["default", "shop", "ci", "data"]);
     let who = human_user(c.rng);
     match k {
-        0 => {
-            let (name, obj) = pod_object(
-                c.rng,
-                ns,
-                "debug",
-                PodRisk {
-                    privileged: true,
-                    caps: true,
-                    ..Default::default()
-                },
-            );
-            event(
-                c,
-                "RequestResponse",
-                "create",
-                format!("/api/v1/namespaces/{ns}/pods"),
-                who,
-                oref("pods", Some(ns), Some(&name), "", "v1"),
-                201,
-                Some(obj),
-            )
-        }
+        0 => pod_created(
+            c,
+            ns,
+            "debug",
+            PodRisk {
+                privileged: true,
+                caps: true,
+                ..Default::default()
+            },
+            who,
+        ),
         1 => {
             let path = c.rng.pick(&[
                 "/",
@@ -548,8 +548,8 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
                 "/root/.ssh",
                 "/proc",
             ]);
-            let (name, obj) = pod_object(
-                c.rng,
+            pod_created(
+                c,
                 ns,
                 "node-debugger",
                 PodRisk {
@@ -557,16 +557,7 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
                     host_pid: true,
                     ..Default::default()
                 },
-            );
-            event(
-                c,
-                "RequestResponse",
-                "create",
-                format!("/api/v1/namespaces/{ns}/pods"),
                 who,
-                oref("pods", Some(ns), Some(&name), "", "v1"),
-                201,
-                Some(obj),
             )
         }
         2 => {
@@ -585,29 +576,18 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
             ev["objectRef"]["subresource"] = json!("exec");
             ev
         }
-        3 => {
-            let (name, obj) = pod_object(
-                c.rng,
-                "kube-system",
-                "kube-proxy-debug",
-                PodRisk {
-                    privileged: true,
-                    host_pid: true,
-                    host_path: Some("/"),
-                    ..Default::default()
-                },
-            );
-            event(
-                c,
-                "RequestResponse",
-                "create",
-                "/api/v1/namespaces/kube-system/pods".into(),
-                who,
-                oref("pods", Some("kube-system"), Some(&name), "", "v1"),
-                201,
-                Some(obj),
-            )
-        }
+        3 => pod_created(
+            c,
+            "kube-system",
+            "kube-proxy-debug",
+            PodRisk {
+                privileged: true,
+                host_pid: true,
+                host_path: Some("/"),
+                ..Default::default()
+            },
+            who,
+        ),
         4 => {
             let name = format!("{}-admin", c.rng.alnum_lower(6));
             event(
@@ -799,8 +779,8 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
                 "docker.io/kalilinux/kali-rolling:latest",
                 "docker.io/metasploitframework/metasploit-framework:6.4",
             ]);
-            let (name, obj) = pod_object(
-                c.rng,
+            pod_created(
+                c,
                 ns,
                 "tools",
                 PodRisk {
@@ -808,16 +788,7 @@ fn attack(c: &mut Ctx, k: usize) -> Value {
                     image: Some(img),
                     ..Default::default()
                 },
-            );
-            event(
-                c,
-                "RequestResponse",
-                "create",
-                format!("/api/v1/namespaces/{ns}/pods"),
                 who,
-                oref("pods", Some(ns), Some(&name), "", "v1"),
-                201,
-                Some(obj),
             )
         }
     }
