@@ -513,6 +513,17 @@ impl Loader {
         self.elapsed += part.elapsed;
     }
 
+    /// A fresh compile context with this loader's limits and placeholders.
+    fn compile_ctx(&self) -> Ctx<'_> {
+        Ctx {
+            limits: &self.opts.limits,
+            placeholders: &self.opts.placeholders,
+            fields: Vec::new(),
+            uses_keywords: false,
+            warnings: Vec::new(),
+        }
+    }
+
     fn compile_rule(
         &self,
         map: &Mapping,
@@ -522,13 +533,7 @@ impl Loader {
         let det = map
             .get("detection")
             .ok_or(RuleError::Missing("detection"))?;
-        let mut ctx = Ctx {
-            limits: &self.opts.limits,
-            placeholders: &self.opts.placeholders,
-            fields: Vec::new(),
-            uses_keywords: false,
-            warnings: Vec::new(),
-        };
+        let mut ctx = self.compile_ctx();
         let detection = compile_detection(det, &mut ctx)?;
         let mut fields = ctx.fields;
         fields.sort();
@@ -569,13 +574,7 @@ impl Loader {
         }
         let mut det = f.clone();
         det.remove("rules");
-        let mut ctx = Ctx {
-            limits: &self.opts.limits,
-            placeholders: &self.opts.placeholders,
-            fields: Vec::new(),
-            uses_keywords: false,
-            warnings: Vec::new(),
-        };
+        let mut ctx = self.compile_ctx();
         let node = compile_detection(&Yaml::Mapping(det), &mut ctx)?;
         Ok(PendingFilter {
             origin,
