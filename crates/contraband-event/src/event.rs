@@ -2,10 +2,10 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::path::{visit_map, visit_path, visit_strings};
-use crate::{ContainerContext, LogSource, Timestamp};
+use crate::{ContainerContext, Fields, LogSource, Timestamp};
 
 /// Where an event came from, precisely enough to find it again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -32,7 +32,7 @@ pub struct Event {
     pub container: Option<Box<ContainerContext>>,
     /// The event's fields: always a JSON object, keyed by Sigma field names
     /// (flat) or by the source's own tree (nested, addressed with dots).
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     pub origin: Origin,
     /// The record as read, for output. Decoders keep the text they already
     /// hold rather than re-serializing, so this costs nothing extra.
@@ -59,11 +59,11 @@ impl Clone for Event {
 pub const CONTAINER_PREFIX: &str = "container.";
 
 impl Event {
-    pub fn new(logsource: LogSource, time: Timestamp, fields: Map<String, Value>) -> Event {
+    pub fn new(logsource: LogSource, time: Timestamp, fields: impl Into<Fields>) -> Event {
         Event {
             logsource,
             time,
-            fields,
+            fields: fields.into(),
             ..Event::default()
         }
     }

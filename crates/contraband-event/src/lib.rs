@@ -12,13 +12,15 @@
 
 mod container;
 mod event;
+mod fields;
 mod logsource;
 mod path;
 mod time;
 
 pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, CONTAINER_PREFIX};
+pub use fields::Fields;
 pub use logsource::LogSource;
-pub use path::{visit_map, visit_path, visit_strings};
+pub use path::{visit_map, visit_path, visit_strings, Object};
 pub use serde_json::{Map, Value};
 pub use time::{parse_time, TimeError, Timestamp};

@@ -4,6 +4,33 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value};
 
+use crate::Fields;
+
+/// A JSON object as [`visit_map`] reads it: an event's top-level
+/// [`Fields`] or an object nested in a value.
+pub trait Object {
+    fn lookup(&self, key: &str) -> Option<&Value>;
+    fn any_key(&self, f: impl FnMut(&str) -> bool) -> bool;
+}
+
+impl Object for Map<String, Value> {
+    fn lookup(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn any_key(&self, mut f: impl FnMut(&str) -> bool) -> bool {
+        self.keys().any(|k| f(k))
+    }
+}
+
+impl Object for Fields {
+    fn lookup(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn any_key(&self, mut f: impl FnMut(&str) -> bool) -> bool {
+        self.keys().any(|k| f(k))
+    }
+}
+
 /// Calls `f` on every leaf value that `path` reaches in `root`, until `f`
 /// breaks. Returns `Break` if it did.
 ///
@@ -47,37 +74,37 @@ pub fn visit_path<'a>(
 }
 
 /// [`visit_path`] starting from an object's map.
-pub fn visit_map<'a>(
-    map: &'a Map<String, Value>,
+pub fn visit_map<'a, O: Object>(
+    map: &'a O,
     path: &str,
     f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     let Some(first_dot) = path.bytes().position(|b| b == b'.') else {
-        return match map.get(path) {
+        return match map.lookup(path) {
             Some(v) => visit_leaf(v, f),
             None => ControlFlow::Continue(()),
         };
     };
     // Keys with dots in them are rare; without any, only the first segment
     // can match, and the whole name and its longer prefixes need no
-    // lookup (each lookup hashes the name). Same result either way. With
-    // one dot there are only two lookups to save one of, and scanning the
-    // keys costs more than that (measured on the linux corpus).
+    // lookup. Same result either way. With one dot there are only two
+    // lookups to save one of, and scanning the keys costs more than that
+    // (measured on the linux corpus).
     let deep = path.as_bytes()[first_dot + 1..].contains(&b'.');
-    if deep && !map.keys().any(|k| k.as_bytes().contains(&b'.')) {
-        return match map.get(&path[..first_dot]) {
+    if deep && !map.any_key(|k| k.as_bytes().contains(&b'.')) {
+        return match map.lookup(&path[..first_dot]) {
             Some(v) => visit_path(v, &path[first_dot + 1..], f),
             None => ControlFlow::Continue(()),
         };
     }
-    if let Some(v) = map.get(path) {
+    if let Some(v) = map.lookup(path) {
         return visit_leaf(v, f);
     }
     for (i, b) in path.bytes().enumerate() {
         if b != b'.' {
             continue;
         }
-        if let Some(v) = map.get(&path[..i]) {
+        if let Some(v) = map.lookup(&path[..i]) {
             visit_path(v, &path[i + 1..], f)?;
         }
     }

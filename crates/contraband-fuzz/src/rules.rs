@@ -221,7 +221,7 @@ pub fn check_matching(set: &RuleSet, prefilter: &Prefilter, ev: &Event) -> Resul
 }
 
 fn describe(ev: &Event) -> String {
-    let fields = Value::Object(ev.fields.clone()).to_string();
+    let fields = serde_json::to_string(&ev.fields).unwrap_or_default();
     format!(
         "logsource {:?} fields {}",
         ev.logsource,

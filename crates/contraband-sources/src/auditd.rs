@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
-use serde_json::{Map, Value};
+use contraband_event::{ContainerContext, Event, Fields, LogSource, Origin, Timestamp};
+use serde_json::Value;
 
 use crate::error::ErrorKind;
 use crate::input::Record;
@@ -427,7 +427,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         .get("encoded_fields")
         .and_then(Value::as_object);
     let encoded = |k: &str| encoded_fields.is_some_and(|t| t.contains_key(k));
-    let mut fields = Map::new();
+    let mut fields = Fields::new();
     let types: Vec<&str> = p.records.iter().map(|r| r.rtype.as_str()).collect();
     let primary = types
         .iter()
@@ -478,7 +478,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                     let (inner, inner_enriched) = parse_kv(&value);
                     for (ik, iv) in inner.iter().chain(inner_enriched.iter()) {
                         let t = text(&r.rtype, ik, iv, &encoded);
-                        fields.entry(ik.clone()).or_insert(t.into());
+                        fields.insert_if_absent(ik, t.into());
                     }
                 }
                 (_, "contid") => contid = Some(value),
@@ -506,11 +506,11 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                                 .map(|(_, v)| text("", "SYSCALL", v, &encoded))
                         })
                         .unwrap_or(value);
-                    fields.entry("syscall").or_insert(name.into());
+                    fields.insert_if_absent("syscall", name.into());
                 }
                 _ if value == "(null)" => {}
                 _ => {
-                    fields.entry(k.clone()).or_insert(value.into());
+                    fields.insert_if_absent(k, value.into());
                 }
             }
         }
@@ -519,7 +519,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         }
         for (k, v) in &r.enriched {
             let t = text("", k, v, &encoded);
-            fields.entry(k.clone()).or_insert(t.into());
+            fields.insert_if_absent(k, t.into());
         }
     }
     for ((n, _), piece) in parts {

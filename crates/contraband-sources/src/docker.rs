@@ -1,7 +1,9 @@
 //! Container engines: Docker Engine events, Podman events, and
 //! `docker inspect` / `podman inspect` output.
 
-use contraband_event::{image_registry, ContainerContext, Event, LogSource, Mount, Timestamp};
+use contraband_event::{
+    image_registry, ContainerContext, Event, Fields, LogSource, Mount, Timestamp,
+};
 use serde_json::{Map, Value};
 
 use crate::json::{obj, str_at, time_of};
@@ -135,7 +137,7 @@ fn finish(
     time: Timestamp,
     container: Option<ContainerContext>,
 ) -> Event {
-    let mut fields = fields;
+    let mut fields = Fields::from(fields);
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
     if let Some(c) = container.filter(|c| !c.is_empty()) {

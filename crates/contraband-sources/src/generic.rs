@@ -1,15 +1,16 @@
 //! JSON objects whose fields already use Sigma names.
 
-use contraband_event::{ContainerContext, Event, LogSource, Timestamp};
-use serde_json::{Map, Value};
+use contraband_event::{ContainerContext, Event, Fields, LogSource, Timestamp};
+use serde_json::Value;
 
 use crate::json::time_of;
 use crate::Ctx;
 
 pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
-    let Value::Object(mut fields) = v else {
+    let Value::Object(fields) = v else {
         return Err("a generic JSON record must be an object".into());
     };
+    let mut fields = Fields::from(fields);
     let logsource = fields.shift_remove("logsource");
     let container: Option<ContainerContext> = match fields.shift_remove("container") {
         Some(v @ Value::Object(_)) => {
@@ -36,7 +37,7 @@ pub(crate) fn parse_fast(text: &str) -> Option<Parts> {
 }
 
 pub(crate) struct Parts {
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     pub logsource: Option<Value>,
     pub container: Option<ContainerContext>,
 }
@@ -63,7 +64,7 @@ impl<'de> serde::de::Visitor<'de> for TopLevel {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Parts, A::Error> {
         let mut parts = Parts {
-            fields: Map::with_capacity(m.size_hint().unwrap_or(0).max(FIELDS_HINT)),
+            fields: Fields::with_capacity(m.size_hint().unwrap_or(0).max(FIELDS_HINT)),
             logsource: None,
             container: None,
         };
@@ -89,7 +90,7 @@ pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Resu
 }
 
 fn decode_parts(
-    mut fields: Map<String, Value>,
+    mut fields: Fields,
     logsource: Option<Value>,
     container: Option<ContainerContext>,
     ctx: &Ctx,

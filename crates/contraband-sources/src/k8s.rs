@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use contraband_event::{image_registry, ContainerContext, Event, LogSource, Mount, Timestamp};
+use contraband_event::{
+    image_registry, ContainerContext, Event, Fields, LogSource, Mount, Timestamp,
+};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -109,6 +111,7 @@ fn one(fields: Map<String, Value>, ctx: &Ctx) -> Result<Event, String> {
             caps.into_iter().map(Value::from).collect(),
         );
     }
+    let mut fields = Fields::from(fields);
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
     if let Some(c) = container.filter(|c| !c.is_empty()) {

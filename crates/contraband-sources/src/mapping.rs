@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use contraband_event::{visit_map, LogSource};
+use contraband_event::{visit_map, Fields, LogSource};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -92,7 +92,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn values_of<'a>(fields: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
+fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<&'a Value> {
     let mut out = Vec::new();
     let _ = visit_map(fields, path, &mut |v| {
         out.push(v);
@@ -101,7 +101,7 @@ fn values_of<'a>(fields: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
     out
 }
 
-fn first_value(fields: &Map<String, Value>, path: &str) -> Option<Value> {
+fn first_value(fields: &Fields, path: &str) -> Option<Value> {
     values_of(fields, path)
         .into_iter()
         .find(|v| !v.is_null() && v.as_str() != Some(""))
@@ -117,7 +117,7 @@ fn sources(spec: &Value) -> Vec<&str> {
 }
 
 impl Rule {
-    fn matches(&self, fields: &Map<String, Value>) -> bool {
+    fn matches(&self, fields: &Fields) -> bool {
         for name in &self.exists {
             if first_value(fields, name).is_none() {
                 return false;
@@ -139,7 +139,7 @@ impl Rule {
     }
 }
 
-fn apply_copy(copy: &Map<String, Value>, fields: &mut Map<String, Value>) {
+fn apply_copy(copy: &Map<String, Value>, fields: &mut Fields) {
     for (target, spec) in copy {
         if fields.get(target).is_some_and(|v| !v.is_null()) {
             continue;
@@ -156,18 +156,13 @@ fn apply_copy(copy: &Map<String, Value>, fields: &mut Map<String, Value>) {
 impl Mapping {
     /// Decide the logsource and apply copies and renames to `fields`.
     /// `base` is the logsource before the mapping (usually empty).
-    pub fn apply(&self, fields: &mut Map<String, Value>, base: LogSource) -> LogSource {
+    pub fn apply(&self, fields: &mut Fields, base: LogSource) -> LogSource {
         self.apply_with(fields, base, true)
     }
 
     /// [`Mapping::apply`], optionally leaving the logsource as given (for
     /// records that state their own logsource): copies and renames still apply.
-    pub fn apply_with(
-        &self,
-        fields: &mut Map<String, Value>,
-        base: LogSource,
-        decide: bool,
-    ) -> LogSource {
+    pub fn apply_with(&self, fields: &mut Fields, base: LogSource, decide: bool) -> LogSource {
         let mut ls = base;
         if decide {
             self.logsource.apply(&mut ls);

@@ -1,6 +1,6 @@
 //! Tetragon JSON export (`tetra getevents -o json`, export files).
 
-use contraband_event::{image_registry, ContainerContext, Event, LogSource, Timestamp};
+use contraband_event::{image_registry, ContainerContext, Event, Fields, LogSource, Timestamp};
 use serde_json::{Map, Value};
 
 use crate::json::{str_at, time_of};
@@ -61,6 +61,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
     if let Some(c) = parent_cmd {
         fields.insert("ParentCommandLine".into(), c.into());
     }
+    let mut fields = Fields::from(fields);
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
     ev.host = host;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contraband_event::{Event, LogSource, Timestamp};
+use contraband_event::{Event, Fields, LogSource, Timestamp};
 use serde_json::{Map, Value};
 
 use crate::json::{str_at, time_of};
@@ -100,6 +100,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
     for (k, v) in top {
         fields.entry(k).or_insert(v);
     }
+    let mut fields = Fields::from(fields);
     let mut ls = ctx.mapping.apply(&mut fields, LogSource::default());
     if ls.service.is_none() {
         let service = channel

@@ -1,0 +1,314 @@
+//! The top level of an event's fields: names and values in input order.
+//!
+//! Not serde_json's `Map`: with `preserve_order` that is an `IndexMap`
+//! hashed with SipHash, and an event is built once but looked up twenty-odd
+//! times (prefilter, rules, enrichment). A process event has a dozen or two
+//! fields, and comparing a name's length and bytes against that many
+//! short keys costs a fraction of hashing it once. Objects past
+//! [`INDEX_FROM`] keys (rare, and possibly hostile) get a hash index so a
+//! lookup never walks a long list.
+
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+/// From this many fields on, lookups go through a hash index.
+const INDEX_FROM: usize = 32;
+
+/// An event's top-level fields, in the order the record gave them. Like a
+/// JSON object, a name appears once: inserting it again replaces the value
+/// in its first position.
+#[derive(Clone, Default)]
+pub struct Fields {
+    entries: Vec<(String, Value)>,
+    index: Option<Box<Index>>,
+}
+
+#[derive(Clone)]
+struct Index {
+    hasher: RandomState,
+    /// Positions in `entries`, hashed by their name.
+    table: HashTable<usize>,
+}
+
+impl Index {
+    fn build(entries: &[(String, Value)]) -> Index {
+        let mut index = Index {
+            hasher: RandomState::new(),
+            table: HashTable::with_capacity(entries.len()),
+        };
+        for i in 0..entries.len() {
+            index.add(entries, i);
+        }
+        index
+    }
+
+    fn add(&mut self, entries: &[(String, Value)], i: usize) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(entries[i].0.as_str());
+        self.table
+            .insert_unique(hash, i, |&j| hasher.hash_one(entries[j].0.as_str()));
+    }
+
+    fn find(&self, entries: &[(String, Value)], key: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        self.table.find(hash, |&j| entries[j].0 == key).copied()
+    }
+}
+
+impl Fields {
+    pub fn new() -> Fields {
+        Fields::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Fields {
+        Fields {
+            entries: Vec::with_capacity(n),
+            index: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.find(&self.entries, key),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Sets `key` to `value`; returns the value it replaces, if any.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        if let Some(i) = self.position(&key) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        self.entries.push((key, value));
+        let last = self.entries.len() - 1;
+        match &mut self.index {
+            Some(index) => index.add(&self.entries, last),
+            None if self.entries.len() >= INDEX_FROM => {
+                self.index = Some(Box::new(Index::build(&self.entries)));
+            }
+            None => {}
+        }
+        None
+    }
+
+    /// Sets `key` to `value` unless it already has one (the name is copied
+    /// only when it is new).
+    pub fn insert_if_absent(&mut self, key: &str, value: Value) {
+        if !self.contains_key(key) {
+            self.insert(key.to_string(), value);
+        }
+    }
+
+    /// Removes `key`, keeping the others in order.
+    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.position(key)?;
+        let (_, value) = self.entries.remove(i);
+        if self.index.is_some() {
+            // Positions after `i` moved; removals are rare (a decoder taking
+            // out a key it handles itself), so rebuilding is fine.
+            self.index =
+                (self.entries.len() >= INDEX_FROM).then(|| Box::new(Index::build(&self.entries)));
+        }
+        Some(value)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// The fields as a JSON object, in the same order.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.entries.into_iter().collect()
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Equal when both hold the same names with equal values, in any order
+/// (as JSON objects compare).
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl FromIterator<(String, Value)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
+        let iter = iter.into_iter();
+        let mut fields = Fields::with_capacity(iter.size_hint().0);
+        for (k, v) in iter {
+            fields.insert(k, v);
+        }
+        fields
+    }
+}
+
+impl From<Map<String, Value>> for Fields {
+    fn from(map: Map<String, Value>) -> Fields {
+        map.into_iter().collect()
+    }
+}
+
+impl From<Fields> for Value {
+    fn from(fields: Fields) -> Value {
+        Value::Object(fields.into_map())
+    }
+}
+
+impl IntoIterator for Fields {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Fields {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, Value)>,
+        fn(&'a (String, Value)) -> (&'a String, &'a Value),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Fields, A::Error> {
+                let mut fields = Fields::with_capacity(m.size_hint().unwrap_or(0));
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    fields.insert(k, v);
+                }
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(n: usize) -> Fields {
+        (0..n).map(|i| (format!("f{i}"), json!(i))).collect()
+    }
+
+    #[test]
+    fn insert_replaces_in_place_and_remove_keeps_order() {
+        let mut f = Fields::new();
+        assert_eq!(f.insert("a".into(), json!(1)), None);
+        assert_eq!(f.insert("b".into(), json!(2)), None);
+        assert_eq!(f.insert("a".into(), json!(3)), Some(json!(1)));
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(f.get("a"), Some(&json!(3)));
+        f.insert("c".into(), json!(4));
+        assert_eq!(f.shift_remove("a"), Some(json!(3)));
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(f.shift_remove("a"), None);
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"b":2,"c":4}"#,
+            "serialized in insertion order"
+        );
+    }
+
+    #[test]
+    fn the_index_agrees_with_the_list_across_its_threshold() {
+        for n in [INDEX_FROM - 1, INDEX_FROM, INDEX_FROM * 3] {
+            let mut f = sample(n);
+            assert_eq!(f.index.is_some(), n >= INDEX_FROM, "{n} fields");
+            for i in 0..n {
+                assert_eq!(f.get(&format!("f{i}")), Some(&json!(i)), "f{i} of {n}");
+            }
+            assert_eq!(f.get("missing"), None);
+            // A duplicate replaces, never appends, indexed or not.
+            f.insert("f0".into(), json!("again"));
+            assert_eq!(f.len(), n);
+            assert_eq!(f.get("f0"), Some(&json!("again")));
+            // Removal shifts positions; the index must follow.
+            f.shift_remove("f0");
+            for i in 1..n {
+                assert_eq!(
+                    f.get(&format!("f{i}")),
+                    Some(&json!(i)),
+                    "f{i} of {n} after removal"
+                );
+            }
+            assert_eq!(f.len(), n - 1);
+        }
+    }
+
+    #[test]
+    fn converts_to_and_from_json_objects_keeping_order() {
+        let value = json!({"z": 1, "a": {"nested": true}, "m": [1, 2]});
+        let map = value.as_object().unwrap().clone();
+        let fields = Fields::from(map.clone());
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
+        assert_eq!(Value::from(fields.clone()), value);
+        let parsed: Fields = serde_json::from_value(value).unwrap();
+        assert_eq!(parsed, fields);
+        let reordered: Fields =
+            serde_json::from_str(r#"{"m":[1,2],"a":{"nested":true},"z":1}"#).unwrap();
+        assert_eq!(
+            reordered, fields,
+            "equality ignores order, like JSON objects"
+        );
+        assert_ne!(sample(2), sample(3));
+    }
+}
