@@ -9,6 +9,7 @@
 //! lookup never walks a long list.
 
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -21,9 +22,13 @@ const INDEX_FROM: usize = 32;
 /// An event's top-level fields, in the order the record gave them. Like a
 /// JSON object, a name appears once: inserting it again replaces the value
 /// in its first position.
+///
+/// Names are shared (`Arc<str>`): a stream's events repeat the same dozen
+/// names, and a decoder that keeps them (see [`KeyCache`]) saves an
+/// allocation and a free per field per event.
 #[derive(Clone, Default)]
 pub struct Fields {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Arc<str>, Value)>,
     index: Option<Box<Index>>,
 }
 
@@ -35,7 +40,7 @@ struct Index {
 }
 
 impl Index {
-    fn build(entries: &[(String, Value)]) -> Index {
+    fn build(entries: &[(Arc<str>, Value)]) -> Index {
         let mut index = Index {
             hasher: RandomState::new(),
             table: HashTable::with_capacity(entries.len()),
@@ -46,16 +51,16 @@ impl Index {
         index
     }
 
-    fn add(&mut self, entries: &[(String, Value)], i: usize) {
+    fn add(&mut self, entries: &[(Arc<str>, Value)], i: usize) {
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(entries[i].0.as_str());
+        let hash = hasher.hash_one(&*entries[i].0);
         self.table
-            .insert_unique(hash, i, |&j| hasher.hash_one(entries[j].0.as_str()));
+            .insert_unique(hash, i, |&j| hasher.hash_one(&*entries[j].0));
     }
 
-    fn find(&self, entries: &[(String, Value)], key: &str) -> Option<usize> {
+    fn find(&self, entries: &[(Arc<str>, Value)], key: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
-        self.table.find(hash, |&j| entries[j].0 == key).copied()
+        self.table.find(hash, |&j| &*entries[j].0 == key).copied()
     }
 }
 
@@ -82,7 +87,7 @@ impl Fields {
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.find(&self.entries, key),
-            None => self.entries.iter().position(|(k, _)| k == key),
+            None => self.entries.iter().position(|(k, _)| &**k == key),
         }
     }
 
@@ -99,7 +104,8 @@ impl Fields {
     }
 
     /// Sets `key` to `value`; returns the value it replaces, if any.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: Value) -> Option<Value> {
+        let key = key.into();
         if let Some(i) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
@@ -119,7 +125,7 @@ impl Fields {
     /// only when it is new).
     pub fn insert_if_absent(&mut self, key: &str, value: Value) {
         if !self.contains_key(key) {
-            self.insert(key.to_string(), value);
+            self.insert(key, value);
         }
     }
 
@@ -136,12 +142,12 @@ impl Fields {
         Some(value)
     }
 
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (&**k, v))
     }
 
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> {
-        self.entries.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| &**k)
     }
 
     pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
@@ -150,7 +156,47 @@ impl Fields {
 
     /// The fields as a JSON object, in the same order.
     pub fn into_map(self) -> Map<String, Value> {
-        self.entries.into_iter().collect()
+        self.entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+}
+
+/// Field names a decoder has met, by position. The records of one stream
+/// mostly repeat the same names in the same order, so the name a record has
+/// at a position is usually the one the previous record had there, and
+/// sharing it costs a comparison instead of an allocation.
+#[derive(Default)]
+pub struct KeyCache {
+    by_position: Vec<Arc<str>>,
+}
+
+/// Positions past this many are not remembered: memory stays bounded
+/// whatever a record holds.
+const KEY_CACHE_POSITIONS: usize = 64;
+
+impl KeyCache {
+    /// The shared name for `name`, met at `position` of a record.
+    pub fn name(&mut self, position: usize, name: &str) -> Arc<str> {
+        if let Some(known) = self.by_position.get(position) {
+            if &**known == name {
+                return known.clone();
+            }
+        }
+        // An optional field shifts the positions after it: look elsewhere
+        // before allocating.
+        if let Some(known) = self.by_position.iter().find(|k| &***k == name) {
+            return known.clone();
+        }
+        let new: Arc<str> = Arc::from(name);
+        let known = self.by_position.len();
+        if position < known {
+            self.by_position[position] = new.clone();
+        } else if position == known && known < KEY_CACHE_POSITIONS {
+            self.by_position.push(new.clone());
+        }
+        new
     }
 }
 
@@ -168,8 +214,8 @@ impl PartialEq for Fields {
     }
 }
 
-impl FromIterator<(String, Value)> for Fields {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
+impl<K: Into<Arc<str>>> FromIterator<(K, Value)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Fields {
         let iter = iter.into_iter();
         let mut fields = Fields::with_capacity(iter.size_hint().0);
         for (k, v) in iter {
@@ -192,21 +238,21 @@ impl From<Fields> for Value {
 }
 
 impl IntoIterator for Fields {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Arc<str>, Value);
+    type IntoIter = std::vec::IntoIter<(Arc<str>, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Fields {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a str, &'a Value);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, Value)>,
-        fn(&'a (String, Value)) -> (&'a String, &'a Value),
+        std::slice::Iter<'a, (Arc<str>, Value)>,
+        fn(&'a (Arc<str>, Value)) -> (&'a str, &'a Value),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -252,12 +298,12 @@ mod tests {
     #[test]
     fn insert_replaces_in_place_and_remove_keeps_order() {
         let mut f = Fields::new();
-        assert_eq!(f.insert("a".into(), json!(1)), None);
-        assert_eq!(f.insert("b".into(), json!(2)), None);
-        assert_eq!(f.insert("a".into(), json!(3)), Some(json!(1)));
+        assert_eq!(f.insert("a", json!(1)), None);
+        assert_eq!(f.insert("b", json!(2)), None);
+        assert_eq!(f.insert("a", json!(3)), Some(json!(1)));
         assert_eq!(f.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(f.get("a"), Some(&json!(3)));
-        f.insert("c".into(), json!(4));
+        f.insert("c", json!(4));
         assert_eq!(f.shift_remove("a"), Some(json!(3)));
         assert_eq!(f.keys().collect::<Vec<_>>(), ["b", "c"]);
         assert_eq!(f.shift_remove("a"), None);
@@ -278,7 +324,7 @@ mod tests {
             }
             assert_eq!(f.get("missing"), None);
             // A duplicate replaces, never appends, indexed or not.
-            f.insert("f0".into(), json!("again"));
+            f.insert("f0", json!("again"));
             assert_eq!(f.len(), n);
             assert_eq!(f.get("f0"), Some(&json!("again")));
             // Removal shifts positions; the index must follow.
@@ -292,6 +338,23 @@ mod tests {
             }
             assert_eq!(f.len(), n - 1);
         }
+    }
+
+    #[test]
+    fn the_key_cache_shares_names_and_stays_bounded() {
+        let mut cache = KeyCache::default();
+        let a = cache.name(0, "Image");
+        let b = cache.name(0, "Image");
+        assert!(Arc::ptr_eq(&a, &b), "same name at the same position");
+        let c = cache.name(1, "CommandLine");
+        // A shifted position still finds the name.
+        let d = cache.name(0, "CommandLine");
+        assert!(Arc::ptr_eq(&c, &d));
+        assert_eq!(&*cache.name(0, "User"), "User");
+        for i in 0..KEY_CACHE_POSITIONS * 2 {
+            assert_eq!(&*cache.name(i, &format!("k{i}")), format!("k{i}"));
+        }
+        assert_eq!(cache.by_position.len(), KEY_CACHE_POSITIONS);
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod time;
 
 pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, CONTAINER_PREFIX};
-pub use fields::Fields;
+pub use fields::{Fields, KeyCache};
 pub use logsource::LogSource;
 pub use path::{visit_map, visit_path, visit_strings, Object};
 pub use serde_json::{Map, Value};

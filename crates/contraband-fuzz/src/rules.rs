@@ -343,7 +343,7 @@ pub fn pack() -> &'static Pack {
             }
             let ev = event_from_rule_text(text, LogSource::default());
             for (k, v) in ev.fields {
-                fields.push(k);
+                fields.push(k.to_string());
                 if let Value::String(s) = v {
                     values.insert(s);
                 }

@@ -1456,7 +1456,7 @@ impl Node {
                         let hit = ac_hit(&kt.any_contains, v)
                             || kt.tests.iter().any(|t| value_test(t, v, event));
                         if hit {
-                            let pair = (name.clone(), v.clone());
+                            let pair = (name.to_string(), v.clone());
                             if !out.contains(&pair) {
                                 out.push(pair);
                             }

@@ -436,11 +436,8 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         .or(types.first())
         .copied()
         .unwrap_or("EOE");
-    fields.insert("type".into(), primary.into());
-    fields.insert(
-        "records".into(),
-        types.iter().map(|t| Value::from(*t)).collect(),
-    );
+    fields.insert("type", primary.into());
+    fields.insert("records", types.iter().map(|t| Value::from(*t)).collect());
     let has_execve = types.contains(&"EXECVE");
     // SYSCALL first so its pid/uid/exe win over other records'.
     let mut order: Vec<&Rec> = p.records.iter().filter(|r| r.rtype == "SYSCALL").collect();
@@ -526,15 +523,15 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         args.entry(n).or_default().push_str(&piece);
     }
     if !names.is_empty() {
-        fields.insert("name".into(), Value::Array(names));
-        fields.insert("nametype".into(), Value::Array(nametypes));
+        fields.insert("name", Value::Array(names));
+        fields.insert("nametype", Value::Array(nametypes));
     }
     if has_execve {
         let argv: Vec<String> = args.values().cloned().collect();
         for (n, a) in &args {
             fields.insert(format!("a{n}"), a.clone().into());
         }
-        fields.insert("CommandLine".into(), argv.join(" ").into());
+        fields.insert("CommandLine", argv.join(" ").into());
         if fields
             .get("exe")
             .and_then(Value::as_str)
@@ -554,7 +551,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                 } else {
                     a0.clone()
                 };
-                fields.insert("Image".into(), image.into());
+                fields.insert("Image", image.into());
             }
         }
     }

@@ -1,6 +1,8 @@
 //! JSON objects whose fields already use Sigma names.
 
-use contraband_event::{ContainerContext, Event, Fields, LogSource, Timestamp};
+use std::sync::Arc;
+
+use contraband_event::{ContainerContext, Event, Fields, KeyCache, LogSource, Timestamp};
 use serde_json::Value;
 
 use crate::json::time_of;
@@ -28,10 +30,10 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 /// text is anything else (not an object, a non-object container, a
 /// container that does not deserialize, bad JSON): the caller then takes
 /// the general path, which reports the error as before.
-pub(crate) fn parse_fast(text: &str) -> Option<Parts> {
+pub(crate) fn parse_fast(text: &str, keys: &mut KeyCache) -> Option<Parts> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);
-    let parts = TopLevel.deserialize(&mut de).ok()?;
+    let parts = TopLevel(keys).deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(parts)
 }
@@ -42,20 +44,20 @@ pub(crate) struct Parts {
     pub container: Option<ContainerContext>,
 }
 
-struct TopLevel;
+struct TopLevel<'k>(&'k mut KeyCache);
 
 /// Room for this many fields is made at once: a process event has a dozen
 /// or two, and growing the map step by step reallocates it four times.
 const FIELDS_HINT: usize = 24;
 
-impl<'de> serde::de::DeserializeSeed<'de> for TopLevel {
+impl<'de> serde::de::DeserializeSeed<'de> for TopLevel<'_> {
     type Value = Parts;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Parts, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for TopLevel {
+impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
     type Value = Parts;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -68,8 +70,10 @@ impl<'de> serde::de::Visitor<'de> for TopLevel {
             logsource: None,
             container: None,
         };
-        while let Some(key) = m.next_key::<String>()? {
-            match key.as_str() {
+        let mut position = 0;
+        while let Some(key) = m.next_key_seed(Name(self.0, position))? {
+            position += 1;
+            match &*key {
                 "container" => {
                     parts.container = m.next_value::<Option<ContainerContext>>()?;
                 }
@@ -81,6 +85,29 @@ impl<'de> serde::de::Visitor<'de> for TopLevel {
             }
         }
         Ok(parts)
+    }
+}
+
+/// A field name, shared through the stream's [`KeyCache`]; read without a
+/// copy when it has no escapes.
+struct Name<'k>(&'k mut KeyCache, usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Name<'_> {
+    type Value = Arc<str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Name<'_> {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+        Ok(self.0.name(self.1, name))
     }
 }
 

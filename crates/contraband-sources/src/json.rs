@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contraband_event::{parse_time, Event, Timestamp};
+use contraband_event::{parse_time, Event, KeyCache, Timestamp};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -15,12 +15,23 @@ use crate::{Ctx, Format, FormatDecoder, Out};
 /// events (pushing them to the vec), or says why the value is not of the format.
 pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), String>;
 
-pub(crate) struct JsonDecoder(pub DecodeFn);
+pub(crate) struct JsonDecoder {
+    decode: DecodeFn,
+    /// Field names shared across this stream's records (generic JSON).
+    keys: KeyCache,
+}
 
 impl JsonDecoder {
+    pub(crate) fn new(decode: DecodeFn) -> JsonDecoder {
+        JsonDecoder {
+            decode,
+            keys: KeyCache::default(),
+        }
+    }
+
     fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
         let mut events = Vec::new();
-        let result = (self.0)(value, &raw, ctx, &mut events);
+        let result = (self.decode)(value, &raw, ctx, &mut events);
         self.emit(result, events, raw, rec, ctx, out);
     }
 
@@ -56,7 +67,7 @@ impl JsonDecoder {
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
         if ctx.format == Format::GenericJson {
-            if let Some(parts) = crate::generic::parse_fast(&rec.text) {
+            if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.keys) {
                 let raw: Arc<str> = Arc::from(rec.text.as_str());
                 let mut events = Vec::with_capacity(1);
                 let res = crate::generic::decode_fast(parts, ctx, &mut events);

@@ -233,13 +233,13 @@ pub(crate) trait FormatDecoder: Send {
 fn decoder_for(format: Format, opts: &Options) -> Box<dyn FormatDecoder> {
     match format {
         Format::Auditd => Box::new(auditd::AuditdDecoder::new(opts.auditd_max_pending)),
-        Format::DockerEvents => Box::new(json::JsonDecoder(docker::decode_docker_event)),
-        Format::DockerInspect => Box::new(json::JsonDecoder(docker::decode_inspect)),
-        Format::PodmanEvents => Box::new(json::JsonDecoder(docker::decode_podman_event)),
-        Format::K8sAudit => Box::new(json::JsonDecoder(k8s::decode)),
-        Format::Tetragon => Box::new(json::JsonDecoder(tetragon::decode)),
-        Format::WindowsJson => Box::new(json::JsonDecoder(windows::decode)),
-        Format::GenericJson => Box::new(json::JsonDecoder(generic::decode)),
+        Format::DockerEvents => Box::new(json::JsonDecoder::new(docker::decode_docker_event)),
+        Format::DockerInspect => Box::new(json::JsonDecoder::new(docker::decode_inspect)),
+        Format::PodmanEvents => Box::new(json::JsonDecoder::new(docker::decode_podman_event)),
+        Format::K8sAudit => Box::new(json::JsonDecoder::new(k8s::decode)),
+        Format::Tetragon => Box::new(json::JsonDecoder::new(tetragon::decode)),
+        Format::WindowsJson => Box::new(json::JsonDecoder::new(windows::decode)),
+        Format::GenericJson => Box::new(json::JsonDecoder::new(generic::decode)),
     }
 }
 

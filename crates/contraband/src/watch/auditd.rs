@@ -346,7 +346,7 @@ mod tests {
         // the process is gone by the time the event is assembled: still attributed
         std::fs::remove_dir_all(dir.path().join("42")).unwrap();
         let mut ev = Event::default();
-        ev.fields.insert("pid".into(), "42".into());
+        ev.fields.insert("pid", "42".into());
         attribute(&mut ev, &mut pids, dir.path());
         let c = ev.container.unwrap();
         assert_eq!(
