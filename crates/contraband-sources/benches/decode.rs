@@ -42,7 +42,7 @@ fn decoder() -> Decoder {
 /// The line as the line reader hands it over (it allocates each line too).
 fn record() -> Record {
     Record {
-        text: PROCESS_CREATION.to_string(),
+        text: std::sync::Arc::from(PROCESS_CREATION),
         line: Some(1),
         offset: Some(0),
         index: None,

@@ -11,7 +11,8 @@ use crate::error::{DecodeError, ErrorKind};
 /// One record cut from the input: a line, a JSON document or an array element.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub text: String,
+    /// Shared, so an event keeps it as its raw text without a copy.
+    pub text: Arc<str>,
     /// 1-based line where the record starts.
     pub line: Option<u64>,
     /// Byte offset of the record's first byte.
@@ -143,10 +144,11 @@ impl Iterator for LineReader {
             if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let bytes = std::mem::take(&mut self.buf);
-            return Some(match String::from_utf8(bytes) {
+            // One copy, out of the buffer the next line reuses (kept small
+            // after a long line).
+            let record = match std::str::from_utf8(&self.buf) {
                 Ok(text) => Ok(Record {
-                    text,
+                    text: Arc::from(text),
                     line: Some(line),
                     offset: Some(start),
                     index: None,
@@ -154,11 +156,13 @@ impl Iterator for LineReader {
                 Err(e) => Err(DecodeError::new(
                     &self.file,
                     ErrorKind::InvalidUtf8 {
-                        valid_up_to: e.utf8_error().valid_up_to(),
+                        valid_up_to: e.valid_up_to(),
                     },
                 )
                 .at(Some(line), Some(start), None)),
-            });
+            };
+            self.buf.shrink_to(64 * 1024);
+            return Some(record);
         }
     }
 }
@@ -341,7 +345,7 @@ impl Iterator for JsonSplitter {
         }
         Some(match String::from_utf8(buf) {
             Ok(text) => Ok(Record {
-                text,
+                text: Arc::from(text),
                 line: Some(rec_line),
                 offset: Some(rec_offset),
                 index,

@@ -68,7 +68,7 @@ impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
         if ctx.format == Format::GenericJson {
             if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.keys) {
-                let raw: Arc<str> = Arc::from(rec.text.as_str());
+                let raw = rec.text.clone();
                 let mut events = Vec::with_capacity(1);
                 let res = crate::generic::decode_fast(parts, ctx, &mut events);
                 self.emit(res, events, raw, &rec, ctx, out);
@@ -91,7 +91,7 @@ impl FormatDecoder for JsonDecoder {
                 let texts: Vec<&RawValue> = serde_json::from_str(&rec.text).unwrap_or_default();
                 for (i, item) in items.into_iter().enumerate() {
                     let sub = Record {
-                        text: String::new(),
+                        text: Arc::from(""),
                         line: rec.line,
                         offset: rec.offset,
                         index: Some(i as u64),
@@ -104,7 +104,7 @@ impl FormatDecoder for JsonDecoder {
                 }
             }
             other => {
-                let raw: Arc<str> = Arc::from(rec.text.as_str());
+                let raw = rec.text.clone();
                 self.one(other, raw, &rec, ctx, out);
             }
         }

@@ -281,7 +281,7 @@ impl Decoder {
         offset: Option<u64>,
     ) -> Vec<Result<Event, DecodeError>> {
         self.feed_record(Record {
-            text: text.to_string(),
+            text: Arc::from(text),
             line,
             offset,
             index: None,
