@@ -132,17 +132,15 @@ fn decode_parts(
     };
     let time = ctx
         .mapping
-        .tables
-        .get("time_fields")
-        .and_then(Value::as_object)
-        .and_then(|t| t.keys().find_map(|k| fields.get(k).and_then(time_of)))
+        .time_fields()
+        .iter()
+        .find_map(|k| fields.get(k).and_then(time_of))
         .unwrap_or(Timestamp(0));
     let host = ctx
         .mapping
-        .tables
-        .get("host_fields")
-        .and_then(Value::as_object)
-        .and_then(|t| t.keys().find_map(|k| fields.get(k).and_then(Value::as_str)))
+        .host_fields()
+        .iter()
+        .find_map(|k| fields.get(k).and_then(Value::as_str))
         .map(str::to_string);
     let given = stated.is_some() || ctx.opts.logsource.is_some();
     let base = stated

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use contraband_event::{visit_map, Fields, LogSource};
 use serde::Deserialize;
@@ -81,6 +81,15 @@ pub struct Mapping {
     /// names, ...); each is a map from key to value.
     #[serde(default)]
     pub tables: Map<String, Value>,
+    /// The keys of some tables, read for every event: listed once.
+    #[serde(skip)]
+    table_keys: TableKeys,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TableKeys {
+    time_fields: OnceLock<Vec<String>>,
+    host_fields: OnceLock<Vec<String>>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -101,11 +110,16 @@ fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<&'a Value> {
     out
 }
 
-fn first_value(fields: &Fields, path: &str) -> Option<Value> {
-    values_of(fields, path)
-        .into_iter()
-        .find(|v| !v.is_null() && v.as_str() != Some(""))
-        .cloned()
+fn first_value<'a>(fields: &'a Fields, path: &str) -> Option<&'a Value> {
+    let mut found = None;
+    let _ = visit_map(fields, path, &mut |v| {
+        if v.is_null() || v.as_str() == Some("") {
+            return ControlFlow::Continue(());
+        }
+        found = Some(v);
+        ControlFlow::Break(())
+    });
+    found
 }
 
 fn sources(spec: &Value) -> Vec<&str> {
@@ -146,7 +160,7 @@ fn apply_copy(copy: &Map<String, Value>, fields: &mut Fields) {
         }
         if let Some(v) = sources(spec)
             .into_iter()
-            .find_map(|s| first_value(fields, s))
+            .find_map(|s| first_value(fields, s).cloned())
         {
             fields.insert(target.clone(), v);
         }
@@ -182,6 +196,29 @@ impl Mapping {
             }
         }
         ls
+    }
+
+    /// The fields a record's time may be in, first found wins (table
+    /// `time_fields`).
+    pub fn time_fields(&self) -> &[String] {
+        self.table_keys
+            .time_fields
+            .get_or_init(|| self.keys_of("time_fields"))
+    }
+
+    /// The fields a record's host may be in, first found wins (table
+    /// `host_fields`).
+    pub fn host_fields(&self) -> &[String] {
+        self.table_keys
+            .host_fields
+            .get_or_init(|| self.keys_of("host_fields"))
+    }
+
+    fn keys_of(&self, table: &str) -> Vec<String> {
+        match self.tables.get(table) {
+            Some(Value::Object(t)) => t.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Look `key` up in table `table` (keys compared exactly).
