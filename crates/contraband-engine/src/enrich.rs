@@ -157,6 +157,10 @@ impl ProcessAttributor {
             self.remember(pid, Arc::clone(&id));
         }
         let known = self.index.get(&id).cloned();
+        let has_id = event.container.as_ref().is_some_and(|c| c.id.is_some());
+        if has_id && known.is_none() {
+            return; // nothing to add: leave a shared context shared
+        }
         let container = event.container_mut();
         if container.id.is_none() {
             container.id = Some(id.to_string());
@@ -370,6 +374,37 @@ mod tests {
         let mut host = event(json!({"ProcessId": 300, "ParentProcessId": 1}));
         a.enrich(&mut host);
         assert!(host.container.is_none());
+    }
+
+    #[test]
+    fn a_shared_context_with_nothing_to_add_is_not_copied() {
+        let mut a = ProcessAttributor::new(index(), 1000);
+        let shared = Arc::new(ContainerContext {
+            id: Some("0123456789ab".into()),
+            image: Some("alpine".into()),
+            ..Default::default()
+        });
+        let mut ev = event(json!({"ProcessId": 7, "ParentProcessId": 1}));
+        ev.set_shared_container(Arc::clone(&shared));
+        a.enrich(&mut ev);
+        assert!(Arc::ptr_eq(ev.container.as_ref().unwrap(), &shared));
+        // The process is still remembered for its children.
+        let mut child = event(json!({"ProcessId": 8, "ParentProcessId": 7}));
+        a.enrich(&mut child);
+        assert_eq!(
+            child.get_str("container.id").as_deref(),
+            Some("0123456789ab")
+        );
+        // A known container's inspected configuration is added to a copy.
+        let mut known = event(json!({}));
+        let before = Arc::new(ContainerContext {
+            id: Some("81f19d35188f".into()),
+            ..Default::default()
+        });
+        known.set_shared_container(Arc::clone(&before));
+        a.enrich(&mut known);
+        assert_eq!(known.get("container.privileged"), Some(&json!(true)));
+        assert_eq!(before.privileged, None, "the shared original is untouched");
     }
 
     #[test]

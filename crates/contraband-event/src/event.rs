@@ -29,7 +29,10 @@ pub struct Event {
     pub logsource: LogSource,
     pub time: Timestamp,
     pub host: Option<String>,
-    pub container: Option<Box<ContainerContext>>,
+    /// Shared: a stream's events come from a few hundred containers, and
+    /// a decoder that has parsed one hands the same context to each event
+    /// from it. Enrichment copies it on write ([`Event::container_mut`]).
+    pub container: Option<Arc<ContainerContext>>,
     /// The event's fields: always a JSON object, keyed by Sigma field names
     /// (flat) or by the source's own tree (nested, addressed with dots).
     pub fields: Fields,
@@ -70,7 +73,13 @@ impl Event {
 
     /// Attach (or replace) the container context.
     pub fn set_container(&mut self, container: ContainerContext) {
-        self.container = Some(Box::new(container));
+        self.set_shared_container(Arc::new(container));
+    }
+
+    /// Attach (or replace) the container context with one shared with other
+    /// events.
+    pub fn set_shared_container(&mut self, container: Arc<ContainerContext>) {
+        self.container = Some(container);
         self.container_value = OnceLock::new();
     }
 
@@ -78,7 +87,7 @@ impl Event {
     /// Drops the cached rule view so the next lookup sees the change.
     pub fn container_mut(&mut self) -> &mut ContainerContext {
         self.container_value = OnceLock::new();
-        self.container.get_or_insert_with(Default::default)
+        Arc::make_mut(self.container.get_or_insert_with(Default::default))
     }
 
     /// Calls `f` on each value the Sigma field `name` has in this event,

@@ -26,8 +26,8 @@ impl Object for Fields {
     fn lookup(&self, key: &str) -> Option<&Value> {
         self.get(key)
     }
-    fn any_key(&self, mut f: impl FnMut(&str) -> bool) -> bool {
-        self.keys().any(|k| f(k))
+    fn any_key(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.keys().any(f)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contraband_event::{parse_time, Event, KeyCache, Timestamp};
+use contraband_event::{parse_time, Event, Timestamp};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -17,15 +17,15 @@ pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), 
 
 pub(crate) struct JsonDecoder {
     decode: DecodeFn,
-    /// Field names shared across this stream's records (generic JSON).
-    keys: KeyCache,
+    /// What this stream's records repeat (generic JSON).
+    seen: crate::generic::Seen,
 }
 
 impl JsonDecoder {
     pub(crate) fn new(decode: DecodeFn) -> JsonDecoder {
         JsonDecoder {
             decode,
-            keys: KeyCache::default(),
+            seen: Default::default(),
         }
     }
 
@@ -67,7 +67,7 @@ impl JsonDecoder {
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
         if ctx.format == Format::GenericJson {
-            if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.keys) {
+            if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.seen) {
                 let raw = rec.text.clone();
                 let mut events = Vec::with_capacity(1);
                 let res = crate::generic::decode_fast(parts, ctx, &mut events);

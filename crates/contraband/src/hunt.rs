@@ -5,7 +5,6 @@
 //! stateful stages (correlation, dedup, level filters) and writes the sink.
 //! Memory stays flat: events are dropped as soon as they are matched.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use contraband_event::{parse_time, Timestamp};
 use contraband_sources::{DecodeError, Decoder, Format, Options, ReadPlan, Record, SplitInput};
 
 use crate::cli::HuntArgs;
+use crate::input_order::{InputOrder, Place};
 use crate::pipeline::Collector;
 use crate::progress::Progress;
 use crate::summary::Summary;
@@ -177,11 +177,14 @@ impl Jobs {
     }
 }
 
-/// Messages of one file's chunks that arrived ahead of their turn.
-#[derive(Default)]
-struct Reorder {
-    next: u64,
-    pending: BTreeMap<u64, Vec<Message>>,
+impl Message {
+    fn place(&self) -> Place {
+        match self {
+            Message::ChunkDone { last: true, .. } => Place::FileEnd,
+            Message::ChunkDone { last: false, .. } => Place::ChunkEnd,
+            _ => Place::Within,
+        }
+    }
 }
 
 /// One worker's detect stage.
@@ -326,6 +329,10 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                 strict,
             };
             let mut decoded = Vec::new();
+            // The decoder of the file this worker last took a chunk of:
+            // what it learnt of the file's records (field names, container
+            // objects) serves the next chunk.
+            let mut last_decoder: Option<(usize, Decoder)> = None;
             while let Some(job) = jobs.next() {
                 match job {
                     Job::Whole { file, events } => {
@@ -365,7 +372,13 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                     } => {
                         let tag = (file, seq);
                         // Decode in parallel with the other workers.
-                        let mut decoder = Decoder::new(format, &source, &options);
+                        let decoder = match &mut last_decoder {
+                            Some((f, decoder)) if *f == file => decoder,
+                            slot => {
+                                let decoder = Decoder::new(format, &source, &options);
+                                &mut slot.insert((file, decoder)).1
+                            }
+                        };
                         decoded.clear();
                         for rec in records {
                             match rec {
@@ -419,30 +432,13 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     let mut summary = Summary::new(files.len(), load);
     let mut failed_on = false;
     let mut strict_error = None;
-    // Chunks of one file arrive in any order; their messages are put back
-    // in input order so output, dedup and correlation see the file as a
-    // sequential pass would. Files are interleaved as before.
-    let mut order: HashMap<usize, Reorder> = HashMap::new();
+    // Files and chunks finish in any order; their messages are put back in
+    // input order so output, dedup and correlation see what a sequential
+    // pass would, whatever the timing.
+    let mut order = InputOrder::new();
     let mut ready: Vec<Message> = Vec::new();
     'collect: for ((file, seq), message) in rx {
-        let r = order.entry(file).or_default();
-        if seq != r.next {
-            r.pending.entry(seq).or_default().push(message);
-            continue;
-        }
-        ready.clear();
-        ready.push(message);
-        // A finished chunk releases the ones buffered behind it.
-        let mut i = 0;
-        while i < ready.len() {
-            if let Message::ChunkDone { .. } = ready[i] {
-                r.next += 1;
-                if let Some(more) = r.pending.remove(&r.next) {
-                    ready.extend(more);
-                }
-            }
-            i += 1;
-        }
+        order.push(file, seq, message, Message::place, &mut ready);
         for message in ready.drain(..) {
             let alerts: Vec<Alert> = match message {
                 Message::Alert(alert) => vec![*alert],

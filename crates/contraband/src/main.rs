@@ -5,6 +5,7 @@ mod ads;
 mod cli;
 mod emulate;
 mod hunt;
+mod input_order;
 mod pipeline;
 mod progress;
 mod rules;

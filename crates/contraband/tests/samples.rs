@@ -452,3 +452,23 @@ fn in_container_cracker_carries_the_inspected_context() {
         .contains(&"T1110.002".into()));
     assert_eq!(docker_cracker["process"]["image"], "/bin/busybox");
 }
+
+/// Dedup keeps the first alert of a finding and correlation counts in order,
+/// so workers finishing files in a different order must not change what is
+/// reported: every parallel run equals the sequential one, alert for alert.
+#[test]
+fn parallel_hunts_report_exactly_what_a_sequential_one_does() {
+    let ids = |run: &common::Run| -> Vec<String> {
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        run.alerts()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let sequential = ids(&hunt_samples(&["-j", "1"]));
+    assert!(sequential.len() > 50, "{} alerts", sequential.len());
+    for round in 0..6 {
+        let parallel = ids(&hunt_samples(&["-j", "4"]));
+        assert_eq!(parallel, sequential, "round {round}");
+    }
+}
