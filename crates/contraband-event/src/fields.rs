@@ -12,7 +12,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -95,20 +94,33 @@ impl Fields {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key).map(|i| &mut self.entries[i].1)
-    }
-
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_some()
     }
 
-    /// Sets `key` to `value`; returns the value it replaces, if any.
-    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: Value) -> Option<Value> {
-        let key = key.into();
-        if let Some(i) = self.position(&key) {
+    /// Sets `key` to `value`; returns the value it replaces, if any. The
+    /// name is converted (copied, for text) only when it is new.
+    pub fn insert<K: AsRef<str> + Into<Arc<str>>>(
+        &mut self,
+        key: K,
+        value: Value,
+    ) -> Option<Value> {
+        if let Some(i) = self.position(key.as_ref()) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
+        self.push_new(key.into(), value);
+        None
+    }
+
+    /// Sets `key` to `value` unless it already has one.
+    pub fn insert_if_absent(&mut self, key: &str, value: Value) {
+        if self.position(key).is_none() {
+            self.push_new(Arc::from(key), value);
+        }
+    }
+
+    /// Appends a name known to be absent, keeping the index in step.
+    fn push_new(&mut self, key: Arc<str>, value: Value) {
         self.entries.push((key, value));
         let last = self.entries.len() - 1;
         match &mut self.index {
@@ -117,15 +129,6 @@ impl Fields {
                 self.index = Some(Box::new(Index::build(&self.entries)));
             }
             None => {}
-        }
-        None
-    }
-
-    /// Sets `key` to `value` unless it already has one (the name is copied
-    /// only when it is new).
-    pub fn insert_if_absent(&mut self, key: &str, value: Value) {
-        if !self.contains_key(key) {
-            self.insert(key, value);
         }
     }
 
@@ -143,7 +146,7 @@ impl Fields {
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.into_iter()
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
@@ -152,14 +155,6 @@ impl Fields {
 
     pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The fields as a JSON object, in the same order.
-    pub fn into_map(self) -> Map<String, Value> {
-        self.entries
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
     }
 }
 
@@ -214,7 +209,7 @@ impl PartialEq for Fields {
     }
 }
 
-impl<K: Into<Arc<str>>> FromIterator<(K, Value)> for Fields {
+impl<K: AsRef<str> + Into<Arc<str>>> FromIterator<(K, Value)> for Fields {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Fields {
         let iter = iter.into_iter();
         let mut fields = Fields::with_capacity(iter.size_hint().0);
@@ -228,12 +223,6 @@ impl<K: Into<Arc<str>>> FromIterator<(K, Value)> for Fields {
 impl From<Map<String, Value>> for Fields {
     fn from(map: Map<String, Value>) -> Fields {
         map.into_iter().collect()
-    }
-}
-
-impl From<Fields> for Value {
-    fn from(fields: Fields) -> Value {
-        Value::Object(fields.into_map())
     }
 }
 
@@ -263,26 +252,6 @@ impl Serialize for Fields {
             map.serialize_entry(k, v)?;
         }
         map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Fields {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
-        struct FieldsVisitor;
-        impl<'de> Visitor<'de> for FieldsVisitor {
-            type Value = Fields;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Fields, A::Error> {
-                let mut fields = Fields::with_capacity(m.size_hint().unwrap_or(0));
-                while let Some((k, v)) = m.next_entry::<String, Value>()? {
-                    fields.insert(k, v);
-                }
-                Ok(fields)
-            }
-        }
-        d.deserialize_map(FieldsVisitor)
     }
 }
 
@@ -361,13 +330,15 @@ mod tests {
     fn converts_to_and_from_json_objects_keeping_order() {
         let value = json!({"z": 1, "a": {"nested": true}, "m": [1, 2]});
         let map = value.as_object().unwrap().clone();
-        let fields = Fields::from(map.clone());
+        let fields = Fields::from(map);
         assert_eq!(fields.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
-        assert_eq!(Value::from(fields.clone()), value);
-        let parsed: Fields = serde_json::from_value(value).unwrap();
-        assert_eq!(parsed, fields);
-        let reordered: Fields =
-            serde_json::from_str(r#"{"m":[1,2],"a":{"nested":true},"z":1}"#).unwrap();
+        assert_eq!(serde_json::to_value(&fields).unwrap(), value);
+        let reordered = Fields::from(
+            json!({"m": [1, 2], "a": {"nested": true}, "z": 1})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         assert_eq!(
             reordered, fields,
             "equality ignores order, like JSON objects"
