@@ -203,6 +203,13 @@ impl Worker<'_> {
         self.tx.send((tag, m)).map_err(|_| ())
     }
 
+    /// Counts a finished chunk (or whole file) and tells the collector;
+    /// false when the hunt is over.
+    fn chunk_done(&self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
+        total.fetch_add(events, Ordering::Relaxed);
+        self.send(tag, Message::ChunkDone { events, last }).is_ok()
+    }
+
     fn in_range(&self, event: &Event) -> bool {
         !(self.from.is_some_and(|f| event.time < f) || self.to.is_some_and(|t| event.time > t))
     }
@@ -348,16 +355,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                                 return;
                             }
                         }
-                        events_total.fetch_add(count, Ordering::Relaxed);
-                        if w.send(
-                            tag,
-                            Message::ChunkDone {
-                                events: count,
-                                last: true,
-                            },
-                        )
-                        .is_err()
-                        {
+                        if !w.chunk_done(tag, count, true, &events_total) {
                             return;
                         }
                     }
@@ -410,16 +408,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                                 return;
                             }
                         }
-                        events_total.fetch_add(count, Ordering::Relaxed);
-                        if w.send(
-                            tag,
-                            Message::ChunkDone {
-                                events: count,
-                                last,
-                            },
-                        )
-                        .is_err()
-                        {
+                        if !w.chunk_done(tag, count, last, &events_total) {
                             return;
                         }
                     }
