@@ -27,8 +27,42 @@ const INDEX_FROM: usize = 32;
 /// allocation and a free per field per event.
 #[derive(Clone, Default)]
 pub struct Fields {
-    entries: Vec<(Arc<str>, Value)>,
+    entries: Vec<Entry>,
+    /// One bit per name present, chosen by its tag: most lookups of an
+    /// absent name (a mapping trying its candidate time fields, a rule
+    /// testing a field this source lacks) end here.
+    present: u64,
     index: Option<Box<Index>>,
+}
+
+/// One name and value of [`Fields`] (its iterators' storage).
+#[derive(Clone)]
+pub struct Entry {
+    /// [`tag`] of `name`: a list walk compares this before any text.
+    tag: u32,
+    name: Arc<str>,
+    value: Value,
+}
+
+/// A cheap fingerprint of a name, from its length and three of its bytes:
+/// names that differ there (nearly all of a record's) compare as one
+/// integer. Not a hash an attacker could be hurt by: equal tags still
+/// compare the text, and long lists use the keyed index.
+#[inline]
+fn tag(name: &str) -> u32 {
+    let b = name.as_bytes();
+    let Some(&last) = b.last() else { return 0 };
+    let raw = b.len() as u32
+        ^ u32::from(b[0]) << 8
+        ^ u32::from(b[b.len() / 2]) << 16
+        ^ u32::from(last) << 24;
+    raw.wrapping_mul(0x9E37_79B1)
+}
+
+/// The bit of [`Fields::present`] for a name with tag `tag`.
+#[inline]
+fn present_bit(tag: u32) -> u64 {
+    1 << (tag >> 26)
 }
 
 #[derive(Clone)]
@@ -39,7 +73,7 @@ struct Index {
 }
 
 impl Index {
-    fn build(entries: &[(Arc<str>, Value)]) -> Index {
+    fn build(entries: &[Entry]) -> Index {
         let mut index = Index {
             hasher: RandomState::new(),
             table: HashTable::with_capacity(entries.len()),
@@ -50,16 +84,18 @@ impl Index {
         index
     }
 
-    fn add(&mut self, entries: &[(Arc<str>, Value)], i: usize) {
+    fn add(&mut self, entries: &[Entry], i: usize) {
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(&*entries[i].0);
+        let hash = hasher.hash_one(&*entries[i].name);
         self.table
-            .insert_unique(hash, i, |&j| hasher.hash_one(&*entries[j].0));
+            .insert_unique(hash, i, |&j| hasher.hash_one(&*entries[j].name));
     }
 
-    fn find(&self, entries: &[(Arc<str>, Value)], key: &str) -> Option<usize> {
+    fn find(&self, entries: &[Entry], key: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
-        self.table.find(hash, |&j| &*entries[j].0 == key).copied()
+        self.table
+            .find(hash, |&j| &*entries[j].name == key)
+            .copied()
     }
 }
 
@@ -71,6 +107,7 @@ impl Fields {
     pub fn with_capacity(n: usize) -> Fields {
         Fields {
             entries: Vec::with_capacity(n),
+            present: 0,
             index: None,
         }
     }
@@ -83,15 +120,23 @@ impl Fields {
         self.entries.is_empty()
     }
 
+    #[inline]
     fn position(&self, key: &str) -> Option<usize> {
+        let tag = tag(key);
+        if self.present & present_bit(tag) == 0 {
+            return None;
+        }
         match &self.index {
             Some(index) => index.find(&self.entries, key),
-            None => self.entries.iter().position(|(k, _)| &**k == key),
+            None => self
+                .entries
+                .iter()
+                .position(|e| e.tag == tag && &*e.name == key),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).map(|i| &self.entries[i].1)
+        self.position(key).map(|i| &self.entries[i].value)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -106,7 +151,7 @@ impl Fields {
         value: Value,
     ) -> Option<Value> {
         if let Some(i) = self.position(key.as_ref()) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
+            return Some(std::mem::replace(&mut self.entries[i].value, value));
         }
         self.push_new(key.into(), value);
         None
@@ -120,8 +165,10 @@ impl Fields {
     }
 
     /// Appends a name known to be absent, keeping the index in step.
-    fn push_new(&mut self, key: Arc<str>, value: Value) {
-        self.entries.push((key, value));
+    fn push_new(&mut self, name: Arc<str>, value: Value) {
+        let tag = tag(&name);
+        self.present |= present_bit(tag);
+        self.entries.push(Entry { tag, name, value });
         let last = self.entries.len() - 1;
         match &mut self.index {
             Some(index) => index.add(&self.entries, last),
@@ -135,7 +182,8 @@ impl Fields {
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key)?;
-        let (_, value) = self.entries.remove(i);
+        let Entry { value, .. } = self.entries.remove(i);
+        self.present = self.entries.iter().fold(0, |p, e| p | present_bit(e.tag));
         if self.index.is_some() {
             // Positions after `i` moved; removals are rare (a decoder taking
             // out a key it handles itself), so rebuilding is fine.
@@ -150,11 +198,11 @@ impl Fields {
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| &**k)
+        self.entries.iter().map(|e| &*e.name)
     }
 
     pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
-        self.entries.iter().map(|(_, v)| v)
+        self.entries.iter().map(|e| &e.value)
     }
 }
 
@@ -228,20 +276,18 @@ impl From<Map<String, Value>> for Fields {
 
 impl IntoIterator for Fields {
     type Item = (Arc<str>, Value);
-    type IntoIter = std::vec::IntoIter<(Arc<str>, Value)>;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<Entry>, fn(Entry) -> (Arc<str>, Value)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        self.entries.into_iter().map(|e| (e.name, e.value))
     }
 }
 
 impl<'a> IntoIterator for &'a Fields {
     type Item = (&'a str, &'a Value);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Arc<str>, Value)>,
-        fn(&'a (Arc<str>, Value)) -> (&'a str, &'a Value),
-    >;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, Entry>, fn(&'a Entry) -> (&'a str, &'a Value)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.entries.iter().map(|e| (&*e.name, &e.value))
     }
 }
 
@@ -307,6 +353,26 @@ mod tests {
             }
             assert_eq!(f.len(), n - 1);
         }
+    }
+
+    #[test]
+    fn names_with_one_tag_stay_apart() {
+        // Same length, first, middle and last byte: one tag, one bit.
+        assert_eq!(tag("aqxb"), tag("arxb"));
+        let mut f = Fields::new();
+        f.insert("aqxb", json!(1));
+        assert_eq!(f.get("arxb"), None, "a shared tag is not a match");
+        f.insert("arxb", json!(2));
+        assert_eq!(
+            (f.get("aqxb"), f.get("arxb")),
+            (Some(&json!(1)), Some(&json!(2)))
+        );
+        f.shift_remove("aqxb");
+        assert_eq!(f.get("aqxb"), None);
+        assert_eq!(f.get("arxb"), Some(&json!(2)), "the shared bit survives");
+        f.shift_remove("arxb");
+        assert_eq!(f.present, 0, "no names, no bits");
+        assert_eq!(f.get(""), None);
     }
 
     #[test]
