@@ -5,7 +5,8 @@
 
 use std::ops::ControlFlow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, nfa, Anchored, MatchKind};
 
 /// Most prefilter literals built as a DFA (above, the automatic choice).
 const DFA_MAX_PATTERNS: usize = 5_000;
@@ -29,12 +30,14 @@ use crate::RuleSet;
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
 #[derive(Clone, Debug)]
 pub struct Prefilter {
-    ac: Option<AhoCorasick>,
+    ac: Option<Literals>,
     /// Pattern id → the slots (rules) needing it, each with the index in
     /// `fields` of the field it must be found in, or [`ANY_FIELD`].
     pattern_rules: Vec<Vec<(u32, u32)>>,
-    /// Slots (rules) with no literal requirement: always evaluated.
-    unfiltered: Vec<bool>,
+    /// Slots (rules) with no literal requirement, always evaluated: a
+    /// bit per slot, as in [`PrefilterScratch`], so the rules to evaluate
+    /// are the set bits of the two together.
+    unfiltered: Vec<u64>,
     slots: usize,
     /// The fields whose values hold every field-keyed literal (visited as
     /// rules see them), sorted.
@@ -98,24 +101,18 @@ impl Prefilter {
             }
         }
         let fields = fields.into_iter().map(Box::from).collect();
-        // Every event's tested text goes through this automaton, so it is
-        // built as a DFA (one table lookup per byte) while that stays
-        // small; aho-corasick's automatic choice picks the slower
-        // contiguous NFA past a hundred or so patterns.
-        let kind = (patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(&patterns)
-            .ok();
+        let ac = Literals::build(&patterns);
         if ac.is_none() {
             unfiltered.iter_mut().for_each(|f| *f = true);
+        }
+        let mut unfiltered_bits = vec![0u64; rules.len().div_ceil(64)];
+        for (slot, _) in unfiltered.iter().enumerate().filter(|(_, &f)| f) {
+            unfiltered_bits[slot / 64] |= 1 << (slot % 64);
         }
         Prefilter {
             ac,
             pattern_rules,
-            unfiltered,
+            unfiltered: unfiltered_bits,
             slots: rules.len(),
             fields,
             scan_all: keywords,
@@ -149,8 +146,8 @@ impl Prefilter {
                 Value::Number(n) => buf.render(n),
                 _ => return ControlFlow::Continue(()),
             };
-            for m in ac.find_overlapping_iter(text) {
-                for &(r, wants) in &self.pattern_rules[m.pattern().as_usize()] {
+            ac.each_match(text.as_bytes(), |pattern| {
+                for &(r, wants) in &self.pattern_rules[pattern] {
                     if !self.counts(wants, from) {
                         continue;
                     }
@@ -160,7 +157,7 @@ impl Prefilter {
                     }
                     scratch.bits[w] |= 1 << (r % 64);
                 }
-            }
+            });
             ControlFlow::Continue(())
         };
         if self.scan_all {
@@ -206,7 +203,100 @@ impl Prefilter {
 
     #[inline]
     fn may_match(&self, slot: u32, scratch: &PrefilterScratch) -> bool {
-        self.unfiltered[slot as usize] || scratch.bits[slot as usize / 64] & (1 << (slot % 64)) != 0
+        let (word, bit) = (slot as usize / 64, 1 << (slot % 64));
+        (self.unfiltered[word] | scratch.bits[word]) & bit != 0
+    }
+
+    /// Calls `f` on each slot that may match after [`Prefilter::scan`], in
+    /// ascending order: a walk over set bits, so a rule ruled out costs
+    /// nothing, not even a test.
+    #[inline]
+    fn for_each_candidate(&self, scratch: &PrefilterScratch, mut f: impl FnMut(usize)) {
+        for (word, (&always, &found)) in self.unfiltered.iter().zip(&scratch.bits).enumerate() {
+            let mut bits = always | found;
+            while bits != 0 {
+                f(word * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
+/// The prefilter's literals as one case-insensitive automaton.
+#[derive(Clone, Debug)]
+enum Literals {
+    /// Every event's tested text goes through this automaton, so it is a
+    /// DFA (one table lookup per byte) while that stays small.
+    Dfa(dfa::DFA),
+    /// Past [`DFA_MAX_PATTERNS`] a DFA's tables grow too large to build
+    /// quickly; the contiguous NFA is the compact next best.
+    Nfa(nfa::contiguous::NFA),
+}
+
+impl Literals {
+    /// `None` when aho-corasick refuses the patterns (too many states):
+    /// then every rule is evaluated.
+    fn build(patterns: &[String]) -> Option<Literals> {
+        // No aho-corasick prefilter: it only pays off when matches are
+        // rare, and field values are short and full of the literals'
+        // common letters.
+        if patterns.len() <= DFA_MAX_PATTERNS {
+            dfa::DFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(patterns)
+                .ok()
+                .map(Literals::Dfa)
+        } else {
+            nfa::contiguous::NFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(patterns)
+                .ok()
+                .map(Literals::Nfa)
+        }
+    }
+
+    /// Calls `f` with the pattern id of every occurrence in `text`,
+    /// overlapping ones included.
+    #[inline]
+    fn each_match(&self, text: &[u8], f: impl FnMut(usize)) {
+        match self {
+            Literals::Dfa(a) => walk(a, text, f),
+            Literals::Nfa(a) => walk(a, text, f),
+        }
+    }
+}
+
+/// A plain walk of `aut` over `text`, reporting each match state's
+/// patterns. aho-corasick's overlapping iterator does the same but keeps a
+/// resumable state and builds a `Match` per hit, which on short field
+/// values costs more than the walk.
+#[inline(always)]
+fn walk<A: Automaton>(aut: &A, text: &[u8], mut f: impl FnMut(usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    let mut report = |sid| {
+        for i in 0..aut.match_len(sid) {
+            f(aut.match_pattern(sid, i).as_usize());
+        }
+    };
+    if aut.is_match(sid) {
+        report(sid);
+    }
+    for &byte in text {
+        sid = aut.next_state(Anchored::No, sid, byte);
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                report(sid);
+            }
+        }
     }
 }
 
@@ -292,11 +382,12 @@ impl RuleSet {
         match &sel.prefilter {
             Some(pf) => {
                 pf.scan(event, scratch);
-                for (slot, &i) in sel.rules.iter().enumerate() {
-                    if pf.may_match(slot as u32, scratch) && self.rule_matches(i as usize, event) {
+                pf.for_each_candidate(scratch, |slot| {
+                    let i = sel.rules[slot];
+                    if self.rule_matches(i as usize, event) {
                         out.push(i);
                     }
-                }
+                });
             }
             None => self.matches_in(&sel.rules, event, out),
         }
@@ -357,6 +448,25 @@ mod tests {
         let there = serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc --listen"});
         assert_eq!(passed(&pf, there), [0]);
         assert_eq!(passed(&pf, serde_json::json!({"x": "MIMIKATZ"})), [1]);
+    }
+
+    #[test]
+    fn candidates_are_the_set_bits_of_both_words_in_order() {
+        let set = rules();
+        let mut pf = Prefilter::over(&set, &[0]);
+        pf.slots = 130;
+        pf.unfiltered = vec![1 << 3, 0, 1 << 1];
+        let scratch = PrefilterScratch {
+            bits: vec![1 << 3 | 1 << 63, 1 << 0, 0, 1 << 5],
+            touched: Vec::new(),
+        };
+        let mut seen = Vec::new();
+        pf.for_each_candidate(&scratch, |slot| seen.push(slot));
+        // Slot 3 once though set in both; the scratch's fourth word
+        // belongs to a larger prefilter and is not this one's.
+        assert_eq!(seen, [3, 63, 64, 129]);
+        assert!(seen.iter().all(|&s| pf.may_match(s as u32, &scratch)));
+        assert!(!pf.may_match(4, &scratch));
     }
 
     #[test]
