@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use contraband_event::{ContainerContext, Event, Fields, KeyCache, LogSource, Timestamp};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::json::time_of;
+use crate::object_scan::ObjectScan;
 use crate::Ctx;
 
 pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
@@ -27,16 +27,39 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 }
 
 /// A generic record parsed straight from its text: the fields without
-/// `logsource` and `container`, the `container` object deserialized
-/// directly into the context (no intermediate JSON tree). `None` when the
-/// text is anything else (not an object, a non-object container, a
-/// container that does not deserialize, bad JSON): the caller then takes
-/// the general path, which reports the error as before.
+/// `logsource` and `container`, the `container` object found in the
+/// stream's cache by its text or else deserialized directly into the
+/// context (no intermediate JSON tree). `None` when the text is anything
+/// else (not an object, a non-object container, a container that does not
+/// deserialize, bad JSON): the caller then takes the general path, which
+/// reports the error as before.
 pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
-    use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parts = TopLevel(seen).deserialize(&mut de).ok()?;
-    de.end().ok()?;
+    let mut scan = ObjectScan::open(text)?;
+    let mut parts = Parts {
+        fields: Fields::with_capacity(FIELDS_HINT),
+        logsource: None,
+        container: None,
+    };
+    let mut position = 0;
+    while let Some(name) = scan.next_name().ok()? {
+        match &*name {
+            "container" => {
+                parts.container = match seen.containers.known(scan.rest()) {
+                    Some((len, context)) => {
+                        scan.skip_value(len);
+                        Some(context)
+                    }
+                    None => seen.containers.parse(scan.value_text()?).ok()?,
+                };
+            }
+            "logsource" => parts.logsource = Some(scan.value()?),
+            _ => {
+                let value = scan.value()?;
+                parts.fields.insert(seen.keys.name(position, &name), value);
+            }
+        }
+        position += 1;
+    }
     Some(parts)
 }
 
@@ -53,37 +76,61 @@ pub(crate) struct Seen {
     containers: ContainerCache,
 }
 
-/// Container objects this stream has parsed, by their text: a stream's
-/// events come from a few hundred containers, and parsing the same object
-/// again costs five allocations and a field-name match per key.
+/// Container objects this stream has parsed, found by how their text
+/// starts: a stream's events come from a few hundred containers, and
+/// reading the same object again (even just to find where it ends) costs
+/// more than the rest of the record.
 #[derive(Default)]
 struct ContainerCache {
-    by_text: HashMap<u64, (Box<str>, Arc<ContainerContext>)>,
+    /// Texts with their contexts, by a hash of their first
+    /// [`CONTAINER_PREFIX`] bytes; texts that share those sit side by side.
+    by_prefix: HashMap<u64, Vec<KeptContainer>>,
+    entries: usize,
 }
 
-/// Entries kept (then the cache starts over), and the longest text kept:
-/// bounded memory whatever the input holds.
+/// A container object's text and the context parsed from it.
+type KeptContainer = (Box<str>, Arc<ContainerContext>);
+
+/// Entries kept (then the cache starts over), texts kept per prefix, and
+/// the longest text kept: bounded memory and lookups whatever the input.
 const CONTAINER_CACHE_ENTRIES: usize = 1024;
+const CONTAINER_CACHE_SHARED_PREFIX: usize = 8;
 const CONTAINER_CACHE_TEXT: usize = 4096;
+/// Bytes of a text that key it: `{"id":"` and 17 digits of a container id.
+/// Shorter texts are not kept (they are cheap to parse).
+const CONTAINER_PREFIX: usize = 24;
 
 impl ContainerCache {
-    fn context(&mut self, text: &str) -> serde_json::Result<Option<Arc<ContainerContext>>> {
-        let hash = text_hash(text.as_bytes());
-        if let Some((known, context)) = self.by_text.get(&hash) {
-            if **known == *text {
-                return Ok(Some(Arc::clone(context)));
-            }
-        }
+    /// The container whose object begins `rest` (a record from the
+    /// container's value on) and the length of its text, if this stream
+    /// parsed it before. Sound because a kept text is a whole JSON object
+    /// serde_json accepted, and an object's text ends at its own closing
+    /// brace: input that starts with it holds exactly that object.
+    fn known(&self, rest: &str) -> Option<(usize, Arc<ContainerContext>)> {
+        let key = text_hash(rest.as_bytes().get(..CONTAINER_PREFIX)?);
+        let shared = self.by_prefix.get(&key)?;
+        let (text, context) = shared.iter().find(|(t, _)| rest.starts_with(&**t))?;
+        Some((text.len(), Arc::clone(context)))
+    }
+
+    /// Parses a container's value (its whole text) and keeps it.
+    fn parse(&mut self, text: &str) -> serde_json::Result<Option<Arc<ContainerContext>>> {
         let Some(context) = serde_json::from_str::<Option<ContainerContext>>(text)? else {
             return Ok(None);
         };
         let context = Arc::new(context);
-        if text.len() <= CONTAINER_CACHE_TEXT {
-            if self.by_text.len() >= CONTAINER_CACHE_ENTRIES {
-                self.by_text.clear();
+        if text.starts_with('{') && (CONTAINER_PREFIX..=CONTAINER_CACHE_TEXT).contains(&text.len())
+        {
+            if self.entries >= CONTAINER_CACHE_ENTRIES {
+                self.by_prefix.clear();
+                self.entries = 0;
             }
-            self.by_text
-                .insert(hash, (Box::from(text), Arc::clone(&context)));
+            let key = text_hash(&text.as_bytes()[..CONTAINER_PREFIX]);
+            let shared = self.by_prefix.entry(key).or_default();
+            if shared.len() < CONTAINER_CACHE_SHARED_PREFIX {
+                shared.push((Box::from(text), Arc::clone(&context)));
+                self.entries += 1;
+            }
         }
         Ok(Some(context))
     }
@@ -106,77 +153,9 @@ fn text_hash(bytes: &[u8]) -> u64 {
     h
 }
 
-struct TopLevel<'k>(&'k mut Seen);
-
 /// Room for this many fields is made at once: a process event has a dozen
-/// or two, and growing the map step by step reallocates it four times.
+/// or two, and growing the list step by step reallocates it four times.
 const FIELDS_HINT: usize = 24;
-
-impl<'de> serde::de::DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = Parts;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Parts, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
-    type Value = Parts;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Parts, A::Error> {
-        let mut parts = Parts {
-            fields: Fields::with_capacity(m.size_hint().unwrap_or(0).max(FIELDS_HINT)),
-            logsource: None,
-            container: None,
-        };
-        let mut position = 0;
-        while let Some(key) = m.next_key_seed(Name(&mut self.0.keys, position))? {
-            position += 1;
-            match &*key {
-                "container" => {
-                    let text: &RawValue = m.next_value()?;
-                    parts.container = self
-                        .0
-                        .containers
-                        .context(text.get())
-                        .map_err(serde::de::Error::custom)?;
-                }
-                "logsource" => parts.logsource = Some(m.next_value()?),
-                _ => {
-                    let v: Value = m.next_value()?;
-                    parts.fields.insert(key, v);
-                }
-            }
-        }
-        Ok(parts)
-    }
-}
-
-/// A field name, shared through the stream's [`KeyCache`]; read without a
-/// copy when it has no escapes.
-struct Name<'k>(&'k mut KeyCache, usize);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Name<'_> {
-    type Value = Arc<str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Name<'_> {
-    type Value = Arc<str>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
-        Ok(self.0.name(self.1, name))
-    }
-}
 
 /// [`decode`] from a record already split by [`parse_fast`].
 pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
@@ -253,18 +232,52 @@ mod tests {
     #[test]
     fn the_container_cache_stays_bounded() {
         let mut cache = ContainerCache::default();
+        let kept = |cache: &ContainerCache| cache.by_prefix.values().flatten().count();
         for i in 0..CONTAINER_CACHE_ENTRIES * 3 {
             let text = format!(r#"{{"id":"{i:064x}"}}"#);
-            let context = cache.context(&text).unwrap().unwrap();
+            let context = cache.parse(&text).unwrap().unwrap();
             assert_eq!(context.id.as_deref(), Some(&*format!("{i:064x}")));
-            assert!(cache.by_text.len() <= CONTAINER_CACHE_ENTRIES);
+            assert!(kept(&cache) <= CONTAINER_CACHE_ENTRIES);
+            assert_eq!(kept(&cache), cache.entries);
+        }
+        // Texts alike in their first bytes: a few kept, the rest parsed.
+        let mut cache = ContainerCache::default();
+        for i in 0..CONTAINER_CACHE_SHARED_PREFIX * 2 {
+            let text = format!(r#"{{"name":"same prefix here","id":"{i}"}}"#);
+            cache.parse(&text).unwrap();
+            let found = cache.known(&format!("{text},\"more\":1}}"));
+            assert_eq!(found.is_some(), i < CONTAINER_CACHE_SHARED_PREFIX, "{i}");
         }
         let long = format!(r#"{{"id":"{}"}}"#, "a".repeat(CONTAINER_CACHE_TEXT));
-        cache.context(&long).unwrap();
-        assert!(cache
-            .by_text
-            .values()
-            .all(|(t, _)| t.len() <= CONTAINER_CACHE_TEXT));
+        cache.parse(&long).unwrap();
+        assert!(cache.known(&long).is_none(), "too long to keep");
+    }
+
+    #[test]
+    fn a_kept_container_is_known_only_by_its_whole_text() {
+        let mut cache = ContainerCache::default();
+        let text = r#"{"id":"0123456789abcdef0123","image":"alpine:3"}"#;
+        let parsed = cache.parse(text).unwrap().unwrap();
+        let (len, known) = cache
+            .known(&format!("{text} ,\"Image\":\"/bin/sh\"}}"))
+            .unwrap();
+        assert_eq!(len, text.len());
+        assert!(Arc::ptr_eq(&parsed, &known));
+        // Same first bytes, different object: not this one.
+        let other = r#"{"id":"0123456789abcdef0123","image":"alpine:4"}"#;
+        assert!(cache.known(other).is_none());
+        let cut = &text[..text.len() - 1];
+        assert!(cache.known(cut).is_none());
+        // Records around a known container read as if it were parsed.
+        let mut seen = Seen::default();
+        let record = format!(r#"{{"a":1,"container":{text} , "b":"x"}}"#);
+        for _ in 0..2 {
+            let parts = parse_fast(&record, &mut seen).unwrap();
+            assert_eq!(parts.container.unwrap().image.as_deref(), Some("alpine:3"));
+            assert_eq!(parts.fields.keys().collect::<Vec<_>>(), ["a", "b"]);
+        }
+        let broken = format!(r#"{{"a":1,"container":{text}"b":"x"}}"#);
+        assert!(parse_fast(&broken, &mut seen).is_none());
     }
 
     #[test]

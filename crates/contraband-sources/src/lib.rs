@@ -20,6 +20,7 @@ mod input;
 mod json;
 mod k8s;
 mod mapping;
+mod object_scan;
 mod tetragon;
 mod windows;
 

@@ -1,0 +1,457 @@
+//! A strict reader of one JSON object's top level, member by member.
+//!
+//! Generic JSON records are flat objects whose members are mostly short
+//! strings; serde_json builds them through its visitor machinery and, for
+//! a member wanted as text (the container object, looked up in a cache),
+//! validates every byte again to capture it. This reader walks the top
+//! level itself: names and plain strings are sliced out of the record,
+//! small integers read in place, and everything else (escapes, other
+//! numbers, nested objects and arrays) is handed to serde_json exactly as
+//! it appears. Nested values are first delimited without being parsed, so
+//! a caller can look them up by their text.
+//!
+//! It accepts only what serde_json accepts, and yields the same values.
+//! Where it is unsure it gives up (`None`) and the caller takes serde_json's
+//! path, which reports the error: being strict costs nothing but speed.
+//! Written here because no JSON crate exposes member spans of a record
+//! being parsed (serde_json does not; simd-json and sonic-rs have their own
+//! value types, and sonic-rs wants CPU-specific builds for its speed).
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+/// The top level of one object, read front to back.
+pub(crate) struct ObjectScan<'t> {
+    text: &'t str,
+    at: usize,
+    /// A member was read: the next one needs a comma first.
+    after_member: bool,
+}
+
+impl<'t> ObjectScan<'t> {
+    /// Past the opening brace of the object `text` holds; `None` if it is
+    /// not one.
+    pub(crate) fn open(text: &'t str) -> Option<ObjectScan<'t>> {
+        let mut scan = ObjectScan {
+            text,
+            at: 0,
+            after_member: false,
+        };
+        scan.skip_space();
+        scan.expect(b'{')?;
+        Some(scan)
+    }
+
+    /// The next member's name, `Ok(None)` past the closing brace (with
+    /// nothing but whitespace after it), `Err` when the text goes wrong.
+    /// After a name, read its value with [`ObjectScan::value`] or
+    /// [`ObjectScan::value_text`].
+    pub(crate) fn next_name(&mut self) -> Result<Option<Cow<'t, str>>, ()> {
+        self.skip_space();
+        match self.peek() {
+            Some(b'}') => {
+                self.at += 1;
+                self.skip_space();
+                return if self.at == self.text.len() {
+                    Ok(None)
+                } else {
+                    Err(())
+                };
+            }
+            Some(b',') if self.after_member => {
+                self.at += 1;
+                self.skip_space();
+            }
+            _ if self.after_member => return Err(()),
+            _ => {}
+        }
+        let name = self.string().ok_or(())?;
+        self.skip_space();
+        self.expect(b':').ok_or(())?;
+        self.after_member = true;
+        Ok(Some(name))
+    }
+
+    /// The current member's value.
+    pub(crate) fn value(&mut self) -> Option<Value> {
+        self.skip_space();
+        Some(match *self.bytes().get(self.at)? {
+            b'"' => Value::String(self.string()?.into_owned()),
+            b'0'..=b'9' | b'-' => self.number()?,
+            b't' => self.word("true", Value::Bool(true))?,
+            b'f' => self.word("false", Value::Bool(false))?,
+            b'n' => self.word("null", Value::Null)?,
+            b'{' | b'[' => serde_json::from_str(self.nested()?).ok()?,
+            _ => return None,
+        })
+    }
+
+    /// The current member's value as its text, delimited but not checked
+    /// (the caller parses it, or finds it among texts it parsed before).
+    pub(crate) fn value_text(&mut self) -> Option<&'t str> {
+        self.skip_space();
+        match *self.bytes().get(self.at)? {
+            b'{' | b'[' => self.nested(),
+            _ => {
+                let start = self.at;
+                self.value()?;
+                Some(&self.text[start..self.at])
+            }
+        }
+    }
+
+    /// The text from the current member's value on, for a caller that
+    /// recognises a value it read before; see [`ObjectScan::skip_value`].
+    pub(crate) fn rest(&mut self) -> &'t str {
+        self.skip_space();
+        &self.text[self.at..]
+    }
+
+    /// Moves past the first `len` bytes of [`ObjectScan::rest`], which the
+    /// caller vouches are one whole JSON value.
+    pub(crate) fn skip_value(&mut self, len: usize) {
+        self.at = (self.at + len).min(self.text.len());
+    }
+
+    fn bytes(&self) -> &'t [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.at).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// A string from its opening quote: sliced when it has no escapes,
+    /// else unescaped by serde_json.
+    fn string(&mut self) -> Option<Cow<'t, str>> {
+        let (start, end, escaped) = self.string_span()?;
+        if escaped {
+            return serde_json::from_str(&self.text[start..end])
+                .ok()
+                .map(Cow::Owned);
+        }
+        Some(Cow::Borrowed(&self.text[start + 1..end - 1]))
+    }
+
+    /// The span of the string opening at `self.at`, quotes included, and
+    /// whether it has escapes; moves past it. Raw control characters are
+    /// not JSON.
+    fn string_span(&mut self) -> Option<(usize, usize, bool)> {
+        let bytes = self.bytes();
+        let start = self.at;
+        if bytes.get(start) != Some(&b'"') {
+            return None;
+        }
+        let mut at = start + 1;
+        let mut escaped = false;
+        loop {
+            at += find_special(bytes.get(at..)?)?;
+            match bytes[at] {
+                b'"' => break,
+                // A backslash and the character it escapes (serde_json
+                // checks the escape itself).
+                b'\\' => {
+                    escaped = true;
+                    at += 2;
+                }
+                _ => return None,
+            }
+        }
+        self.at = at + 1;
+        Some((start, at + 1, escaped))
+    }
+
+    /// A number. Unsigned integers without leading zeros that fit a `u64`
+    /// are read here (serde_json makes the same value of them); anything
+    /// else is handed to serde_json.
+    fn number(&mut self) -> Option<Value> {
+        let bytes = self.bytes();
+        let start = self.at;
+        let len = bytes[start..]
+            .iter()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .unwrap_or(bytes.len() - start);
+        let span = &bytes[start..start + len];
+        self.at += len;
+        let plain = span.iter().all(u8::is_ascii_digit) && (span[0] != b'0' || len == 1);
+        let small = || {
+            span.iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+        };
+        if let Some(n) = plain.then(small).flatten() {
+            return Some(Value::from(n));
+        }
+        let value: Value = serde_json::from_str(&self.text[start..start + len]).ok()?;
+        value.is_number().then_some(value)
+    }
+
+    fn word(&mut self, word: &str, value: Value) -> Option<Value> {
+        self.bytes()[self.at..]
+            .starts_with(word.as_bytes())
+            .then(|| {
+                self.at += word.len();
+                value
+            })
+    }
+
+    /// The text of the object or array opening at `self.at`, found by
+    /// counting brackets outside strings; moves past it. Mismatched
+    /// brackets are left for the parse of the text to reject.
+    fn nested(&mut self) -> Option<&'t str> {
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut depth = 0usize;
+        while self.at < bytes.len() {
+            match bytes[self.at] {
+                b'"' => {
+                    self.string_span()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at += 1;
+                        return Some(&self.text[start..self.at]);
+                    }
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+        None
+    }
+}
+
+/// Where the plain run of a JSON string in `bytes` ends: the first quote,
+/// backslash or control character (which JSON does not allow raw). Eight
+/// bytes a step: in each word, a byte equal to a quote or a backslash, or
+/// below 0x20, gets its high bit set. Borrows can flag bytes above a true
+/// hit, never below one, so the lowest flag is exact.
+fn find_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGHS: u64 = ONES * 0x80;
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
+    let mut words = bytes.chunks_exact(8);
+    for (i, word) in (&mut words).enumerate() {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let hits = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w);
+        if hits & HIGHS != 0 {
+            return Some(i * 8 + (hits & HIGHS).trailing_zeros() as usize / 8);
+        }
+    }
+    let done = bytes.len() - words.remainder().len();
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| done + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    /// Every member as (name, value), or `None` where the scan gives up.
+    fn members(text: &str) -> Option<Map<String, Value>> {
+        let mut scan = ObjectScan::open(text)?;
+        let mut map = Map::new();
+        while let Some(name) = scan.next_name().ok()? {
+            let value = scan.value()?;
+            map.insert(name.into_owned(), value);
+        }
+        Some(map)
+    }
+
+    /// The scan agrees with serde_json: where it reads a text, serde_json
+    /// reads the same object; where serde_json refuses one, so does it.
+    fn agrees(text: &str) -> bool {
+        let theirs: Option<Map<String, Value>> = serde_json::from_str(text).ok();
+        match members(text) {
+            Some(ours) => theirs.as_ref() == Some(&ours),
+            None => true,
+        }
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#"{"a":"x","b":1,"c":-2,"d":1.5e3,"e":true,"f":false,"g":null}"#,
+            " { \"a\" :\t\"x\" ,\r\n\"b\": [1, {\"c\": \"]}\"}] } \n",
+            r#"{"esc\"aped":"line\nbreak \u00e9 \ud83d\ude00","k":"\\"}"#,
+            r#"{"n":{"deep":{"deeper":[[],{}]}},"s":"{not [nested"}"#,
+            r#"{"big":18446744073709551615,"bigger":18446744073709551616,"zero":0}"#,
+            r#"{"dup":1,"dup":2}"#,
+            "{}",
+            r#"{"ünï":"cödé"}"#,
+        ] {
+            let ours = members(text).unwrap_or_else(|| panic!("gave up on {text}"));
+            let theirs: Map<String, Value> = serde_json::from_str(text).unwrap();
+            assert_eq!(ours, theirs, "{text}");
+            assert_eq!(
+                serde_json::to_string(&ours).unwrap(),
+                serde_json::to_string(&theirs).unwrap(),
+                "same order and number kinds: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_what_serde_json_refuses() {
+        for text in [
+            "",
+            "[]",
+            "{",
+            r#"{"a":1,}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a" 1}"#,
+            r#"{,"a":1}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":-}"#,
+            r#"{"a":+1}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul}"#,
+            r#"{"a":"x}"#,
+            "{\"a\":\"tab\there\"}",
+            r#"{"a":"bad \q escape"}"#,
+            r#"{"a":"\ud800 lone"}"#,
+            r#"{"a":[1,}"#,
+            r#"{"a":{"b":1]}"#,
+            r#"{"a":[1]]}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":1}{"b":2}"#,
+            r#"{"a":'x'}"#,
+            r#"{a:1}"#,
+        ] {
+            let theirs = serde_json::from_str::<Map<String, Value>>(text);
+            assert!(theirs.is_err(), "{text} is a JSON object");
+            assert_eq!(members(text), None, "read {text:?}");
+        }
+    }
+
+    #[test]
+    fn finds_the_first_special_byte_at_every_offset() {
+        for len in 0..20 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    // Bytes that sit near the specials in value or bits.
+                    let mut bytes: Vec<u8> = (0..len)
+                        .map(|i| [b'a', 0x20, b'#', b'[', 0x80, 0xa2, 0xdc, 0xff][i % 8])
+                        .collect();
+                    let want = (at < len).then(|| {
+                        bytes[at] = special;
+                        at
+                    });
+                    // A later special must not hide the first.
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    let want = want.or((at + 1 < len).then_some(at + 1));
+                    assert_eq!(find_special(&bytes), want, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn value_text_is_the_member_as_written() {
+        let text = r#"{"c":{"id":"a}b","x":[1,{"y":"\""}]},"n": 12 ,"s":"q"}"#;
+        let mut scan = ObjectScan::open(text).unwrap();
+        let mut got = Vec::new();
+        while let Some(name) = scan.next_name().unwrap() {
+            got.push((name.into_owned(), scan.value_text().unwrap()));
+        }
+        assert_eq!(
+            got,
+            [
+                ("c".into(), r#"{"id":"a}b","x":[1,{"y":"\""}]}"#),
+                ("n".into(), "12"),
+                ("s".into(), r#""q""#),
+            ]
+        );
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text that is JSON-like: mostly objects of the members records
+        /// have, with the characters that trip scanners mixed in.
+        fn record() -> impl Strategy<Value = String> {
+            let atom = prop_oneof![
+                Just("\"".to_string()),
+                Just("\\".to_string()),
+                Just(",".to_string()),
+                Just(":".to_string()),
+                Just("{".to_string()),
+                Just("}".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just(" ".to_string()),
+                Just("\"k\":".to_string()),
+                Just("\"v\"".to_string()),
+                Just("\\u00e9".to_string()),
+                Just("\\ud83d".to_string()),
+                "-?[0-9]{1,22}(\\.[0-9]{0,3})?([eE][-+]?[0-9]{0,3})?",
+                Just("true".to_string()),
+                Just("null".to_string()),
+                "[a-z\t\u{1}é]{0,3}",
+            ];
+            prop::collection::vec(atom, 0..24).prop_map(|parts| format!("{{{}}}", parts.concat()))
+        }
+
+        /// Objects serde_json writes: the scan must read every one.
+        fn written() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                any::<String>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                any::<bool>().prop_map(Value::from),
+                Just(Value::Null),
+            ];
+            let value = leaf.prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(".{0,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            });
+            prop::collection::vec((".{0,8}", value), 0..8).prop_map(|members| {
+                let map: Map<String, Value> = members.into_iter().collect();
+                serde_json::to_string(&map).unwrap()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn never_disagrees_with_serde_json(text in record()) {
+                prop_assert!(agrees(&text), "{text}");
+            }
+
+            #[test]
+            fn reads_every_object_serde_json_writes(text in written()) {
+                prop_assert!(members(&text).is_some(), "gave up on {text}");
+                prop_assert!(agrees(&text), "{text}");
+            }
+        }
+    }
+}
