@@ -32,6 +32,9 @@ pub struct Fields {
     /// absent name (a mapping trying its candidate time fields, a rule
     /// testing a field this source lacks) end here.
     present: u64,
+    /// How many names contain a dot: with none, a dotted path can only
+    /// mean nesting, and resolving it needs one lookup per level.
+    dotted: u32,
     index: Option<Box<Index>>,
 }
 
@@ -108,6 +111,7 @@ impl Fields {
         Fields {
             entries: Vec::with_capacity(n),
             present: 0,
+            dotted: 0,
             index: None,
         }
     }
@@ -139,6 +143,11 @@ impl Fields {
         self.position(key).map(|i| &self.entries[i].value)
     }
 
+    /// Does some name contain a dot (a flat spelling of a nested name)?
+    pub fn has_dotted_key(&self) -> bool {
+        self.dotted > 0
+    }
+
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_some()
     }
@@ -168,6 +177,7 @@ impl Fields {
     fn push_new(&mut self, name: Arc<str>, value: Value) {
         let tag = tag(&name);
         self.present |= present_bit(tag);
+        self.dotted += u32::from(name.contains('.'));
         self.entries.push(Entry { tag, name, value });
         let last = self.entries.len() - 1;
         match &mut self.index {
@@ -182,7 +192,8 @@ impl Fields {
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key)?;
-        let Entry { value, .. } = self.entries.remove(i);
+        let Entry { name, value, .. } = self.entries.remove(i);
+        self.dotted -= u32::from(name.contains('.'));
         self.present = self.entries.iter().fold(0, |p, e| p | present_bit(e.tag));
         if self.index.is_some() {
             // Positions after `i` moved; removals are rare (a decoder taking
@@ -373,6 +384,18 @@ mod tests {
         f.shift_remove("arxb");
         assert_eq!(f.present, 0, "no names, no bits");
         assert_eq!(f.get(""), None);
+    }
+
+    #[test]
+    fn dotted_names_are_counted_through_replacement_and_removal() {
+        let mut f = Fields::new();
+        assert!(!f.has_dotted_key());
+        f.insert("a.b", json!(1));
+        f.insert("a.b", json!(2));
+        f.insert("c", json!(3));
+        assert!(f.has_dotted_key());
+        f.shift_remove("a.b");
+        assert!(!f.has_dotted_key(), "counted once, uncounted on removal");
     }
 
     #[test]

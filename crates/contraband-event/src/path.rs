@@ -10,15 +10,16 @@ use crate::Fields;
 /// [`Fields`] or an object nested in a value.
 pub trait Object {
     fn lookup(&self, key: &str) -> Option<&Value>;
-    fn any_key(&self, f: impl FnMut(&str) -> bool) -> bool;
+    /// Does some key contain a dot (a flat spelling of a nested name)?
+    fn has_dotted_key(&self) -> bool;
 }
 
 impl Object for Map<String, Value> {
     fn lookup(&self, key: &str) -> Option<&Value> {
         self.get(key)
     }
-    fn any_key(&self, mut f: impl FnMut(&str) -> bool) -> bool {
-        self.keys().any(|k| f(k))
+    fn has_dotted_key(&self) -> bool {
+        self.keys().any(|k| k.contains('.'))
     }
 }
 
@@ -26,8 +27,8 @@ impl Object for Fields {
     fn lookup(&self, key: &str) -> Option<&Value> {
         self.get(key)
     }
-    fn any_key(&self, f: impl FnMut(&str) -> bool) -> bool {
-        self.keys().any(f)
+    fn has_dotted_key(&self) -> bool {
+        Fields::has_dotted_key(self)
     }
 }
 
@@ -91,7 +92,7 @@ pub fn visit_map<'a, O: Object>(
     // lookups to save one of, and scanning the keys costs more than that
     // (measured on the linux corpus).
     let deep = path.as_bytes()[first_dot + 1..].contains(&b'.');
-    if deep && !map.any_key(|k| k.as_bytes().contains(&b'.')) {
+    if deep && !map.has_dotted_key() {
         return match map.lookup(&path[..first_dot]) {
             Some(v) => visit_path(v, &path[first_dot + 1..], f),
             None => ControlFlow::Continue(()),
