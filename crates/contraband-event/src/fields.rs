@@ -9,7 +9,7 @@
 //! lookup never walks a long list.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -32,9 +32,10 @@ pub struct Fields {
     /// absent name (a mapping trying its candidate time fields, a rule
     /// testing a field this source lacks) end here.
     present: u64,
-    /// How many names contain a dot: with none, a dotted path can only
-    /// mean nesting, and resolving it needs one lookup per level.
-    dotted: u32,
+    /// Whether some name contains a dot, found on first need (most
+    /// events are never asked): with none, a dotted path can only mean
+    /// nesting, and resolving it takes one lookup per level.
+    dotted: OnceLock<bool>,
     index: Option<Box<Index>>,
 }
 
@@ -111,7 +112,7 @@ impl Fields {
         Fields {
             entries: Vec::with_capacity(n),
             present: 0,
-            dotted: 0,
+            dotted: OnceLock::new(),
             index: None,
         }
     }
@@ -145,7 +146,9 @@ impl Fields {
 
     /// Does some name contain a dot (a flat spelling of a nested name)?
     pub fn has_dotted_key(&self) -> bool {
-        self.dotted > 0
+        *self
+            .dotted
+            .get_or_init(|| self.entries.iter().any(|e| e.name.contains('.')))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -177,7 +180,7 @@ impl Fields {
     fn push_new(&mut self, name: Arc<str>, value: Value) {
         let tag = tag(&name);
         self.present |= present_bit(tag);
-        self.dotted += u32::from(name.contains('.'));
+        self.dotted = OnceLock::new();
         self.entries.push(Entry { tag, name, value });
         let last = self.entries.len() - 1;
         match &mut self.index {
@@ -192,8 +195,8 @@ impl Fields {
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key)?;
-        let Entry { name, value, .. } = self.entries.remove(i);
-        self.dotted -= u32::from(name.contains('.'));
+        let Entry { value, .. } = self.entries.remove(i);
+        self.dotted = OnceLock::new();
         self.present = self.entries.iter().fold(0, |p, e| p | present_bit(e.tag));
         if self.index.is_some() {
             // Positions after `i` moved; removals are rare (a decoder taking
@@ -387,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn dotted_names_are_counted_through_replacement_and_removal() {
+    fn dotted_names_are_noticed_through_replacement_and_removal() {
         let mut f = Fields::new();
         assert!(!f.has_dotted_key());
         f.insert("a.b", json!(1));
@@ -395,7 +398,7 @@ mod tests {
         f.insert("c", json!(3));
         assert!(f.has_dotted_key());
         f.shift_remove("a.b");
-        assert!(!f.has_dotted_key(), "counted once, uncounted on removal");
+        assert!(!f.has_dotted_key(), "forgotten on removal");
     }
 
     #[test]
