@@ -126,7 +126,11 @@ impl ProcessAttributor {
     /// Enrich `event` in place: fill a known container's context by id, or
     /// attribute a process to its container by ancestry.
     pub fn enrich(&mut self, event: &mut Event) {
-        let known_id = event.container.as_ref().and_then(|c| c.id.clone());
+        let known_id = event
+            .container
+            .as_ref()
+            .and_then(|c| c.id.as_deref())
+            .map(|id| self.intern(id));
         let pid = number(event, "ProcessId");
         let ppid = number(event, "ParentProcessId");
         if known_id.is_none() {
@@ -148,16 +152,13 @@ impl ProcessAttributor {
                 return;
             }
         }
-        let id = match known_id {
-            Some(id) => Some(self.intern(&id)),
-            None => self.attribute(pid, ppid),
-        };
+        let has_id = known_id.is_some();
+        let id = known_id.or_else(|| self.attribute(pid, ppid));
         let Some(id) = id else { return };
         if let Some(pid) = pid {
             self.remember(pid, Arc::clone(&id));
         }
         let known = self.index.get(&id).cloned();
-        let has_id = event.container.as_ref().is_some_and(|c| c.id.is_some());
         if has_id && known.is_none() {
             return; // nothing to add: leave a shared context shared
         }

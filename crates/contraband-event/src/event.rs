@@ -115,6 +115,14 @@ impl Event {
 
     /// The first value of field `name`, if it has any.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        if !name.contains('.') {
+            // A plain name: one lookup, and the first element of a list as
+            // `visit` would give it (an empty list is its own value).
+            return match self.fields.get(name)? {
+                Value::Array(items) if !items.is_empty() => items.first(),
+                v => Some(v),
+            };
+        }
         let mut first = None;
         let _ = self.visit(name, &mut |v| {
             first = Some(v);
@@ -191,5 +199,39 @@ mod tests {
         assert_eq!(event.get_str("Image").as_deref(), Some("/usr/bin/hashcat"));
         event.container_mut().privileged = Some(false);
         assert_eq!(event.get("container.privileged"), Some(&json!(false)));
+    }
+
+    #[test]
+    fn get_is_the_first_value_visit_reaches() {
+        let fields = json!({
+            "list": ["a", "b"], "empty": [], "null": null, "n": 7,
+            "obj": {"inner": [{"x": 1}, {"x": 2}]}, "flat.name": "f",
+        });
+        let event = Event::new(
+            LogSource::default(),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        );
+        for name in [
+            "list",
+            "empty",
+            "null",
+            "n",
+            "obj",
+            "obj.inner",
+            "obj.inner.x",
+        ] {
+            let mut first = None;
+            let _ = event.visit(name, &mut |v| {
+                first = Some(v);
+                ControlFlow::Break(())
+            });
+            assert_eq!(event.get(name), first, "{name}");
+        }
+        assert_eq!(event.get("list"), Some(&json!("a")));
+        assert_eq!(event.get("empty"), Some(&json!([])));
+        assert_eq!(event.get("obj.inner.x"), Some(&json!(1)));
+        assert_eq!(event.get("flat.name"), Some(&json!("f")));
+        assert_eq!(event.get("missing"), None);
     }
 }
