@@ -234,6 +234,12 @@ pub struct KeyCache {
 const KEY_CACHE_POSITIONS: usize = 64;
 
 impl KeyCache {
+    /// The name met last at `position` of a record, if any: a guess at the
+    /// next record's.
+    pub fn at(&self, position: usize) -> Option<&Arc<str>> {
+        self.by_position.get(position)
+    }
+
     /// The shared name for `name`, met at `position` of a record.
     pub fn name(&mut self, position: usize, name: &str) -> Arc<str> {
         if let Some(known) = self.by_position.get(position) {

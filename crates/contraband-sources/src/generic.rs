@@ -1,5 +1,6 @@
 //! JSON objects whose fields already use Sigma names.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use contraband_event::{ContainerContext, Event, Fields, KeyCache, LogSource, Tim
 use serde_json::Value;
 
 use crate::json::time_of;
-use crate::object_scan::ObjectScan;
+use crate::object_scan::{Name, ObjectScan};
 use crate::Ctx;
 
 pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
@@ -41,7 +42,15 @@ pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
         container: None,
     };
     let mut position = 0;
-    while let Some(name) = scan.next_name().ok()? {
+    loop {
+        let expected = seen.keys.at(position).map(|k| &**k);
+        let name: Arc<str> = match scan.next_name(expected).ok()? {
+            None => break,
+            Some(Name::Expected) => Arc::clone(seen.keys.at(position)?),
+            Some(Name::Read(Cow::Borrowed(name))) => seen.keys.name(position, name),
+            // Only names read without escapes are kept (see `Seen::keys`).
+            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
+        };
         match &*name {
             "container" => {
                 parts.container = match seen.containers.known(scan.rest()) {
@@ -55,7 +64,7 @@ pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
             "logsource" => parts.logsource = Some(scan.value()?),
             _ => {
                 let value = scan.value()?;
-                parts.fields.insert(seen.keys.name(position, &name), value);
+                parts.fields.insert(name, value);
             }
         }
         position += 1;
@@ -72,6 +81,9 @@ pub(crate) struct Parts {
 /// What a stream's records repeat, kept so the next record can share it.
 #[derive(Default)]
 pub(crate) struct Seen {
+    /// Field names by position. Only names read without escapes go in, so
+    /// each is valid JSON between quotes as it stands, as
+    /// [`ObjectScan::next_name`] needs of the name it expects.
     keys: KeyCache,
     containers: ContainerCache,
 }

@@ -21,6 +21,15 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+/// A member's name as [`ObjectScan::next_name`] found it.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Name<'t> {
+    /// The name the caller expected.
+    Expected,
+    /// Another name, as read (unescaped if it had escapes).
+    Read(Cow<'t, str>),
+}
+
 /// The top level of one object, read front to back.
 pub(crate) struct ObjectScan<'t> {
     text: &'t str,
@@ -47,7 +56,13 @@ impl<'t> ObjectScan<'t> {
     /// nothing but whitespace after it), `Err` when the text goes wrong.
     /// After a name, read its value with [`ObjectScan::value`] or
     /// [`ObjectScan::value_text`].
-    pub(crate) fn next_name(&mut self) -> Result<Option<Cow<'t, str>>, ()> {
+    ///
+    /// `expected` is the name the caller guesses comes next (records of a
+    /// stream repeat their names in order): when it does, it is matched in
+    /// place rather than read. It must be written in JSON as it stands (no
+    /// quote, backslash or control character), which any name read
+    /// without escapes is.
+    pub(crate) fn next_name(&mut self, expected: Option<&str>) -> Result<Option<Name<'t>>, ()> {
         self.skip_space();
         match self.peek() {
             Some(b'}') => {
@@ -66,11 +81,26 @@ impl<'t> ObjectScan<'t> {
             _ if self.after_member => return Err(()),
             _ => {}
         }
-        let name = self.string().ok_or(())?;
+        let name = match expected {
+            Some(expected) if self.quoted_here(expected) => {
+                self.at += expected.len() + 2;
+                Name::Expected
+            }
+            _ => Name::Read(self.string().ok_or(())?),
+        };
         self.skip_space();
         self.expect(b':').ok_or(())?;
         self.after_member = true;
         Ok(Some(name))
+    }
+
+    /// Is `text`, in quotes, next? (A plain text then is that string.)
+    fn quoted_here(&self, text: &str) -> bool {
+        let bytes = self.bytes();
+        let (open, close) = (self.at, self.at + 1 + text.len());
+        bytes.get(open) == Some(&b'"')
+            && bytes.get(open + 1..close) == Some(text.as_bytes())
+            && bytes.get(close) == Some(&b'"')
     }
 
     /// The current member's value.
@@ -269,23 +299,39 @@ mod tests {
 
     /// Every member as (name, value), or `None` where the scan gives up.
     fn members(text: &str) -> Option<Map<String, Value>> {
+        members_guessing(text, &[])
+    }
+
+    /// [`members`], expecting the names of `guesses` in turn.
+    fn members_guessing(text: &str, guesses: &[&str]) -> Option<Map<String, Value>> {
         let mut scan = ObjectScan::open(text)?;
         let mut map = Map::new();
-        while let Some(name) = scan.next_name().ok()? {
+        let mut guess = guesses.iter().cycle();
+        loop {
+            let expected = guess.next().copied();
+            let name = match scan.next_name(expected).ok()? {
+                None => break,
+                Some(Name::Expected) => expected.unwrap().to_string(),
+                Some(Name::Read(name)) => name.into_owned(),
+            };
             let value = scan.value()?;
-            map.insert(name.into_owned(), value);
+            map.insert(name, value);
         }
         Some(map)
     }
 
     /// The scan agrees with serde_json: where it reads a text, serde_json
     /// reads the same object; where serde_json refuses one, so does it.
+    /// Guessing names changes nothing.
     fn agrees(text: &str) -> bool {
         let theirs: Option<Map<String, Value>> = serde_json::from_str(text).ok();
-        match members(text) {
-            Some(ours) => theirs.as_ref() == Some(&ours),
-            None => true,
-        }
+        let ours = members(text);
+        let guessed = members_guessing(text, &["k", "v", "", "a"]);
+        ours == guessed
+            && match ours {
+                Some(ours) => theirs.as_ref() == Some(&ours),
+                None => true,
+            }
     }
 
     #[test]
@@ -374,7 +420,7 @@ mod tests {
         let text = r#"{"c":{"id":"a}b","x":[1,{"y":"\""}]},"n": 12 ,"s":"q"}"#;
         let mut scan = ObjectScan::open(text).unwrap();
         let mut got = Vec::new();
-        while let Some(name) = scan.next_name().unwrap() {
+        while let Some(Name::Read(name)) = scan.next_name(None).unwrap() {
             got.push((name.into_owned(), scan.value_text().unwrap()));
         }
         assert_eq!(
@@ -385,6 +431,30 @@ mod tests {
                 ("s".into(), r#""q""#),
             ]
         );
+    }
+
+    #[test]
+    fn an_expected_name_is_matched_only_whole() {
+        let text = r#"{"Image" : 1, "Imag":2, "Images":3, "Im\u0061ge":4}"#;
+        let mut scan = ObjectScan::open(text).unwrap();
+        let mut got = Vec::new();
+        while let Some(name) = scan.next_name(Some("Image")).unwrap() {
+            scan.value().unwrap();
+            got.push(name);
+        }
+        assert_eq!(
+            got,
+            [
+                Name::Expected,
+                Name::Read("Imag".into()),
+                Name::Read("Images".into()),
+                // Escaped, it is read (and unescaped), not matched.
+                Name::Read("Image".into()),
+            ]
+        );
+        // A name guessed but absent never matches past the text's end.
+        let mut scan = ObjectScan::open(r#"{"Ima"#).unwrap();
+        assert_eq!(scan.next_name(Some("Image")), Err(()));
     }
 
     mod generated {
