@@ -87,7 +87,9 @@ pub struct Engine {
 /// events, one core): the 122 SigmaHQ linux/process_creation rules run 2.3x
 /// faster with it (2.07 s → 0.83–0.96 s); the ~70 rules of the k8s scenario
 /// (SigmaHQ kubernetes + pack) and the pack alone on Docker events gain
-/// nothing (within noise, k8s ~2% slower).
+/// nothing (within noise, k8s ~2% slower). Re-measured with the direct DFA
+/// walk (callgrind, 20,000 k8s events): 3.09 G instructions without, 3.14 G
+/// with: nearly every audit event holds the common literals.
 const PREFILTER_MIN_RULES: usize = 100;
 
 /// Per-worker scratch space so matching allocates nothing per event.
