@@ -174,8 +174,17 @@ impl Prefilter {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
             for (i, field) in self.fields.iter().enumerate() {
+                let from = Source::Field(i as u32);
+                if !field.contains('.') {
+                    // A plain name reaches one value, every scalar under
+                    // which is scanned: one lookup, no path walk.
+                    if let Some(v) = event.fields.get(field) {
+                        let _ = visit_strings(v, &mut |s| scan_text(from, s));
+                    }
+                    continue;
+                }
                 let _ = event.visit(field, &mut |v| {
-                    visit_strings(v, &mut |s| scan_text(Source::Field(i as u32), s))
+                    visit_strings(v, &mut |s| scan_text(from, s))
                 });
             }
         }
@@ -325,14 +334,65 @@ impl Selection {
 mod itoa_buf {
     use std::fmt::Write;
 
+    /// A number's text as serde_json writes it, integers without the
+    /// formatting machinery (a field like `LogonId` is on every event).
     #[derive(Default)]
     pub struct Buf(String);
 
     impl Buf {
         pub fn render(&mut self, n: &serde_json::Number) -> &str {
             self.0.clear();
-            let _ = write!(self.0, "{n}");
+            match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => self.digits(u),
+                (None, Some(i)) => {
+                    self.0.push('-');
+                    self.digits(i.unsigned_abs());
+                }
+                _ => {
+                    let _ = write!(self.0, "{n}");
+                }
+            }
             &self.0
+        }
+
+        fn digits(&mut self, mut u: u64) {
+            let mut text = [0u8; 20];
+            let mut at = text.len();
+            loop {
+                at -= 1;
+                text[at] = b'0' + (u % 10) as u8;
+                u /= 10;
+                if u == 0 {
+                    break;
+                }
+            }
+            for &d in &text[at..] {
+                self.0.push(char::from(d));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn renders_numbers_as_serde_json_does() {
+            let mut buf = Buf::default();
+            for text in [
+                "0",
+                "7",
+                "-1",
+                "1011",
+                "18446744073709551615",
+                "-9223372036854775808",
+                "1.5",
+                "-0.25",
+                "1e300",
+            ] {
+                let n: serde_json::Number = serde_json::from_str(text).unwrap();
+                assert_eq!(buf.render(&n), n.to_string(), "{text}");
+            }
         }
     }
 }
