@@ -1,6 +1,7 @@
 //! Dotted field lookups over a nested Kubernetes audit event, the way rules
 //! read fields (`Event::visit`). The k8s scenario spends much of its rule
-//! evaluation here (docs/performance.md, "Field lookups").
+//! evaluation here (docs/performance.md, "What the profile says is next",
+//! k8s audit).
 //!
 //! `cargo bench -p contraband-event --bench lookup`; `cargo test --benches`
 //! runs it once as a smoke test.
