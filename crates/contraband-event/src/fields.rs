@@ -111,9 +111,7 @@ impl Fields {
     pub fn with_capacity(n: usize) -> Fields {
         Fields {
             entries: Vec::with_capacity(n),
-            present: 0,
-            dotted: OnceLock::new(),
-            index: None,
+            ..Fields::default()
         }
     }
 
@@ -127,7 +125,12 @@ impl Fields {
 
     #[inline]
     fn position(&self, key: &str) -> Option<usize> {
-        let tag = tag(key);
+        self.position_tagged(key, tag(key))
+    }
+
+    /// [`Fields::position`] of a name whose [`tag`] the caller has.
+    #[inline]
+    fn position_tagged(&self, key: &str, tag: u32) -> Option<usize> {
         if self.present & present_bit(tag) == 0 {
             return None;
         }
@@ -162,23 +165,25 @@ impl Fields {
         key: K,
         value: Value,
     ) -> Option<Value> {
-        if let Some(i) = self.position(key.as_ref()) {
+        let tag = tag(key.as_ref());
+        if let Some(i) = self.position_tagged(key.as_ref(), tag) {
             return Some(std::mem::replace(&mut self.entries[i].value, value));
         }
-        self.push_new(key.into(), value);
+        self.push_new(tag, key.into(), value);
         None
     }
 
     /// Sets `key` to `value` unless it already has one.
     pub fn insert_if_absent(&mut self, key: &str, value: Value) {
-        if self.position(key).is_none() {
-            self.push_new(Arc::from(key), value);
+        let tag = tag(key);
+        if self.position_tagged(key, tag).is_none() {
+            self.push_new(tag, Arc::from(key), value);
         }
     }
 
-    /// Appends a name known to be absent, keeping the index in step.
-    fn push_new(&mut self, name: Arc<str>, value: Value) {
-        let tag = tag(&name);
+    /// Appends a name known to be absent (with its [`tag`]), keeping the
+    /// index in step.
+    fn push_new(&mut self, tag: u32, name: Arc<str>, value: Value) {
         self.present |= present_bit(tag);
         self.dotted = OnceLock::new();
         self.entries.push(Entry { tag, name, value });
