@@ -63,18 +63,18 @@ impl Prefilter {
 
     /// Over the rules listed in `rules` only: the slot of `rules[j]` is `j`.
     fn over(set: &RuleSet, rules: &[u32]) -> Prefilter {
-        let mut unfiltered = vec![false; rules.len()];
+        let mut unfiltered = vec![0u64; rules.len().div_ceil(64)];
         let mut fields: Vec<&str> = Vec::new();
         let mut keywords = false;
         let mut wanted: Vec<(u32, Vec<FieldLiteral>)> = Vec::new();
-        for (slot, flag) in unfiltered.iter_mut().enumerate() {
-            let detection = &set.rule(rules[slot] as usize).detection;
+        for (slot, &rule) in rules.iter().enumerate() {
+            let detection = &set.rule(rule as usize).detection;
             match detection.required_literals_by_field() {
                 Some(lits) => {
                     keywords |= detection.tested_fields(&mut fields);
                     wanted.push((slot as u32, lits));
                 }
-                None => *flag = true,
+                None => unfiltered[slot / 64] |= 1 << (slot % 64),
             }
         }
         fields.sort_unstable();
@@ -103,16 +103,14 @@ impl Prefilter {
         let fields = fields.into_iter().map(Box::from).collect();
         let ac = Literals::build(&patterns);
         if ac.is_none() {
-            unfiltered.iter_mut().for_each(|f| *f = true);
-        }
-        let mut unfiltered_bits = vec![0u64; rules.len().div_ceil(64)];
-        for (slot, _) in unfiltered.iter().enumerate().filter(|(_, &f)| f) {
-            unfiltered_bits[slot / 64] |= 1 << (slot % 64);
+            for slot in 0..rules.len() {
+                unfiltered[slot / 64] |= 1 << (slot % 64);
+            }
         }
         Prefilter {
             ac,
             pattern_rules,
-            unfiltered: unfiltered_bits,
+            unfiltered,
             slots: rules.len(),
             fields,
             scan_all: keywords,
