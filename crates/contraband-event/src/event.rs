@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::path::{visit_map, visit_path, visit_strings};
+use crate::path::{first_leaf, visit_map, visit_path, visit_strings};
 use crate::{ContainerContext, Fields, LogSource, Timestamp};
 
 /// Where an event came from, precisely enough to find it again.
@@ -116,12 +116,8 @@ impl Event {
     /// The first value of field `name`, if it has any.
     pub fn get(&self, name: &str) -> Option<&Value> {
         if !name.contains('.') {
-            // A plain name: one lookup, and the first element of a list as
-            // `visit` would give it (an empty list is its own value).
-            return match self.fields.get(name)? {
-                Value::Array(items) if !items.is_empty() => items.first(),
-                v => Some(v),
-            };
+            // A plain name: one lookup, no path walk.
+            return self.fields.get(name).map(first_leaf);
         }
         let mut first = None;
         let _ = self.visit(name, &mut |v| {

@@ -112,6 +112,16 @@ pub fn visit_map<'a, O: Object>(
     ControlFlow::Continue(())
 }
 
+/// The value a leaf visit meets first: a list's first element (Sigma reads
+/// a list-valued field element by element), else the value itself (an
+/// empty list too).
+pub(crate) fn first_leaf(v: &Value) -> &Value {
+    match v {
+        Value::Array(items) => items.first().unwrap_or(v),
+        _ => v,
+    }
+}
+
 fn visit_leaf<'a>(
     v: &'a Value,
     f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
