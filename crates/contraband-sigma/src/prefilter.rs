@@ -333,40 +333,48 @@ mod itoa_buf {
     use std::fmt::Write;
 
     /// A number's text as serde_json writes it, integers without the
-    /// formatting machinery (a field like `LogonId` is on every event).
+    /// formatting machinery (a field like `LogonId` is on every event) and
+    /// without allocating: the scan makes one of these per event.
     #[derive(Default)]
-    pub struct Buf(String);
+    pub struct Buf {
+        /// An integer's digits (and sign), right-aligned.
+        digits: [u8; 21],
+        /// Any other number (rare), formatted.
+        other: String,
+    }
 
     impl Buf {
         pub fn render(&mut self, n: &serde_json::Number) -> &str {
-            self.0.clear();
-            match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => self.digits(u),
-                (None, Some(i)) => {
-                    self.0.push('-');
-                    self.digits(i.unsigned_abs());
-                }
+            let (u, negative) = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => (u, false),
+                (None, Some(i)) => (i.unsigned_abs(), true),
                 _ => {
-                    let _ = write!(self.0, "{n}");
+                    self.other.clear();
+                    let _ = write!(self.other, "{n}");
+                    return &self.other;
                 }
-            }
-            &self.0
+            };
+            let at = self.write_digits(u, negative);
+            std::str::from_utf8(&self.digits[at..]).expect("ASCII digits")
         }
 
-        fn digits(&mut self, mut u: u64) {
-            let mut text = [0u8; 20];
-            let mut at = text.len();
+        /// Writes `u` (with a minus sign if `negative`) at the end of
+        /// `digits`; returns where it starts.
+        fn write_digits(&mut self, mut u: u64, negative: bool) -> usize {
+            let mut at = self.digits.len();
             loop {
                 at -= 1;
-                text[at] = b'0' + (u % 10) as u8;
+                self.digits[at] = b'0' + (u % 10) as u8;
                 u /= 10;
                 if u == 0 {
                     break;
                 }
             }
-            for &d in &text[at..] {
-                self.0.push(char::from(d));
+            if negative {
+                at -= 1;
+                self.digits[at] = b'-';
             }
+            at
         }
     }
 
