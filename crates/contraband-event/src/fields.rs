@@ -245,6 +245,12 @@ impl KeyCache {
         self.by_position.get(position)
     }
 
+    /// How many positions hold a name: the longest record met, up to the
+    /// cache's bound.
+    pub fn positions(&self) -> usize {
+        self.by_position.len()
+    }
+
     /// The shared name for `name`, met at `position` of a record.
     pub fn name(&mut self, position: usize, name: &str) -> Arc<str> {
         if let Some(known) = self.by_position.get(position) {

@@ -35,41 +35,59 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 /// deserialize, bad JSON): the caller then takes the general path, which
 /// reports the error as before.
 pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
-    let mut scan = ObjectScan::open(text)?;
-    let mut parts = Parts {
-        fields: Fields::with_capacity(FIELDS_HINT),
-        logsource: None,
-        container: None,
-    };
-    let mut position = 0;
-    loop {
-        let expected = seen.keys.at(position).map(|k| &**k);
-        let name: Arc<str> = match scan.next_name(expected).ok()? {
-            None => break,
-            Some(Name::Expected) => Arc::clone(seen.keys.at(position)?),
-            Some(Name::Read(Cow::Borrowed(name))) => seen.keys.name(position, name),
-            // Only names read without escapes are kept (see `Seen::keys`).
-            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
-        };
-        match &*name {
+    let mut fields = Fields::with_capacity(fields_room(&seen.keys));
+    let (mut logsource, mut container) = (None, None);
+    let containers = &mut seen.containers;
+    read_fields(text, &mut seen.keys, &mut fields, |name, scan| {
+        match name {
             "container" => {
-                parts.container = match seen.containers.known(scan.rest()) {
+                container = match containers.known(scan.rest()) {
                     Some((len, context)) => {
                         scan.skip_value(len);
                         Some(context)
                     }
-                    None => seen.containers.parse(scan.value_text()?).ok()?,
+                    None => containers.parse(scan.value_text()?).ok()?,
                 };
             }
-            "logsource" => parts.logsource = Some(scan.value()?),
-            _ => {
-                let value = scan.value()?;
-                parts.fields.insert(name, value);
-            }
+            "logsource" => logsource = Some(scan.value()?),
+            _ => return Some(false),
+        }
+        Some(true)
+    })?;
+    Some(Parts {
+        fields,
+        logsource,
+        container,
+    })
+}
+
+/// Reads the members of the object `text` holds into `fields`, their names
+/// shared through `keys`. `special` sees each name first and may take the
+/// member's value itself (`Some(true)`). `None` when the text is not an
+/// object [`ObjectScan`] accepts, or `special` gives up.
+pub(crate) fn read_fields<'t>(
+    text: &'t str,
+    keys: &mut KeyCache,
+    fields: &mut Fields,
+    mut special: impl FnMut(&str, &mut ObjectScan<'t>) -> Option<bool>,
+) -> Option<()> {
+    let mut scan = ObjectScan::open(text)?;
+    let mut position = 0;
+    loop {
+        let expected = keys.at(position).map(|k| &**k);
+        let name: Arc<str> = match scan.next_name(expected).ok()? {
+            None => return Some(()),
+            Some(Name::Expected) => Arc::clone(keys.at(position)?),
+            Some(Name::Read(Cow::Borrowed(name))) => keys.name(position, name),
+            // Only names read without escapes are kept (see `Seen::keys`).
+            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
+        };
+        if !special(&name, &mut scan)? {
+            let value = scan.value()?;
+            fields.insert(name, value);
         }
         position += 1;
     }
-    Some(parts)
 }
 
 pub(crate) struct Parts {
@@ -84,7 +102,7 @@ pub(crate) struct Seen {
     /// Field names by position. Only names read without escapes go in, so
     /// each is valid JSON between quotes as it stands, as
     /// [`ObjectScan::next_name`] needs of the name it expects.
-    keys: KeyCache,
+    pub(crate) keys: KeyCache,
     containers: ContainerCache,
 }
 
@@ -165,9 +183,22 @@ fn text_hash(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Room for this many fields is made at once: a process event has a dozen
-/// or two, and growing the list step by step reallocates it four times.
-const FIELDS_HINT: usize = 24;
+/// Room for a record's fields, made at once: growing the list step by step
+/// reallocates it four times. The stream's longest record so far, plus what
+/// a mapping adds, is usually exact; a guess sized to the first record's
+/// start is [`FIELDS_HINT`]. Kept small on purpose: glibc serves blocks up
+/// to ~1 KB (18 fields) from a per-thread cache, larger ones at several
+/// times the cost.
+pub(crate) fn fields_room(keys: &KeyCache) -> usize {
+    match keys.positions() {
+        0 => FIELDS_HINT,
+        n => n + MAPPING_ROOM,
+    }
+}
+
+const FIELDS_HINT: usize = 18;
+/// Fields a mapping commonly adds to a record (copies under Sigma names).
+const MAPPING_ROOM: usize = 4;
 
 /// [`decode`] from a record already split by [`parse_fast`].
 pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {

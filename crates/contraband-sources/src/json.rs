@@ -15,10 +15,16 @@ use crate::{Ctx, Format, FormatDecoder, Out};
 /// events (pushing them to the vec), or says why the value is not of the format.
 pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), String>;
 
+/// Room for this many events stays allocated between records.
+const KEPT_EVENTS_ROOM: usize = 64;
+
 pub(crate) struct JsonDecoder {
     decode: DecodeFn,
     /// What this stream's records repeat (generic JSON).
     seen: crate::generic::Seen,
+    /// A record's events on their way to `out`, kept so a record does not
+    /// allocate a list of its own.
+    events: Vec<Event>,
 }
 
 impl JsonDecoder {
@@ -26,19 +32,19 @@ impl JsonDecoder {
         JsonDecoder {
             decode,
             seen: Default::default(),
+            events: Vec::new(),
         }
     }
 
-    fn one(&self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
-        let mut events = Vec::new();
-        let result = (self.decode)(value, &raw, ctx, &mut events);
-        self.emit(result, events, raw, rec, ctx, out);
+    fn one(&mut self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
+        let result = (self.decode)(value, &raw, ctx, &mut self.events);
+        self.emit(result, raw, rec, ctx, out);
     }
 
+    /// Moves the record's events (in `self.events`) to `out`.
     fn emit(
-        &self,
+        &mut self,
         result: Result<(), String>,
-        events: Vec<Event>,
         raw: Arc<str>,
         rec: &Record,
         ctx: &Ctx,
@@ -46,7 +52,7 @@ impl JsonDecoder {
     ) {
         // A decoder that fans a record out (a Kubernetes EventList) may fail
         // on some parts: the parts it did decode are still events.
-        for mut ev in events {
+        for mut ev in self.events.drain(..) {
             if ev.origin.source.is_empty() {
                 let index = ev.origin.index;
                 ev.origin = ctx.origin(rec);
@@ -58,6 +64,10 @@ impl JsonDecoder {
             }
             out.push_back(Ok(ev));
         }
+        // One large EventList must not pin its room for the rest of the stream.
+        if self.events.capacity() > KEPT_EVENTS_ROOM {
+            self.events = Vec::new();
+        }
         if let Err(reason) = result {
             out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec)));
         }
@@ -66,12 +76,19 @@ impl JsonDecoder {
 
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
+        if ctx.format == Format::K8sAudit {
+            if let Some(fields) = crate::k8s::parse_fast(&rec.text, &mut self.seen.keys) {
+                let raw = rec.text.clone();
+                let res = crate::k8s::decode_fast(fields, ctx, &mut self.events);
+                self.emit(res, raw, &rec, ctx, out);
+                return;
+            }
+        }
         if ctx.format == Format::GenericJson {
             if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.seen) {
                 let raw = rec.text.clone();
-                let mut events = Vec::with_capacity(1);
-                let res = crate::generic::decode_fast(parts, ctx, &mut events);
-                self.emit(res, events, raw, &rec, ctx, out);
+                let res = crate::generic::decode_fast(parts, ctx, &mut self.events);
+                self.emit(res, raw, &rec, ctx, out);
                 return;
             }
         }

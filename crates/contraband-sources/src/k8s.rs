@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use contraband_event::{
-    image_registry, ContainerContext, Event, Fields, LogSource, Mount, Timestamp,
+    image_registry, ContainerContext, Event, Fields, KeyCache, LogSource, Mount, Timestamp,
 };
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::generic::{fields_room, read_fields};
 use crate::json::{str_at, time_of};
 use crate::Ctx;
 
@@ -37,7 +38,7 @@ pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> R
                     bad.push(format!("item {i} is not an object"));
                     continue;
                 };
-                match one(item.clone(), ctx) {
+                match one(Fields::from(item.clone()), ctx) {
                     Ok(mut ev) => {
                         ev.raw = texts.get(i).map(|t| Arc::from(t.get()));
                         ev.origin.index = Some(i as u64);
@@ -60,13 +61,37 @@ pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> R
             }
         }
         _ => {
-            out.push(one(o, ctx)?);
+            out.push(one(Fields::from(o), ctx)?);
             Ok(())
         }
     }
 }
 
-fn one(fields: Map<String, Value>, ctx: &Ctx) -> Result<Event, String> {
+/// An audit event's top level read straight from its text, names shared
+/// with the stream's earlier records. `None` for an `EventList` and for
+/// text [`read_fields`] does not take: the caller then takes the general
+/// path ([`decode`]), which reports any error.
+pub(crate) fn parse_fast(text: &str, keys: &mut KeyCache) -> Option<Fields> {
+    let mut fields = Fields::with_capacity(fields_room(keys));
+    read_fields(text, keys, &mut fields, |_, _| Some(false))?;
+    match fields.get("kind") {
+        Some(Value::String(k)) if k == "EventList" => None,
+        _ => Some(fields),
+    }
+}
+
+/// [`decode`] of a record read by [`parse_fast`].
+pub(crate) fn decode_fast(fields: Fields, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+    out.push(one(fields, ctx)?);
+    Ok(())
+}
+
+/// The value at `path` under the top-level member `path[0]`, as text.
+fn str_under(fields: &Fields, path: &[&str]) -> Option<String> {
+    str_at(fields.get(path[0])?, &path[1..])
+}
+
+fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
     match fields.get("kind") {
         Some(Value::String(k)) if k == "Event" => {}
         None if fields.contains_key("auditID") && fields.contains_key("verb") => {}
@@ -76,42 +101,34 @@ fn one(fields: Map<String, Value>, ctx: &Ctx) -> Result<Event, String> {
     if !fields.get("verb").is_some_and(Value::is_string) {
         return Err("Kubernetes audit event without a verb".into());
     }
-    let whole = Value::Object(fields);
     let time = ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
         .iter()
-        .find_map(|k| whole.get(*k).and_then(time_of))
+        .find_map(|k| fields.get(k).and_then(time_of))
         .or_else(|| {
-            whole
+            fields
                 .get("metadata")
                 .and_then(|m| m.get("creationTimestamp"))
                 .and_then(time_of)
         })
         .unwrap_or(Timestamp(0));
-    let api_group = str_at(&whole, &["objectRef", "apiGroup"]);
-    let request = whole.get("requestObject");
+    let api_group = str_under(&fields, &["objectRef", "apiGroup"]);
+    let request = fields.get("requestObject");
     let spec = request.and_then(pod_spec);
     let mut host_paths = Vec::new();
     let mut caps = Vec::new();
-    let container = spec.map(|spec| pod_context(&whole, spec, &mut host_paths, &mut caps));
-    let Value::Object(mut fields) = whole else {
-        unreachable!()
-    };
+    let container = spec.map(|spec| pod_context(&fields, spec, &mut host_paths, &mut caps));
     if let Some(g) = api_group {
-        fields.insert("apiGroup".into(), g.into());
+        fields.insert("apiGroup", g.into());
     }
     if !host_paths.is_empty() {
         fields.insert(
-            "hostPath".into(),
+            "hostPath",
             host_paths.into_iter().map(Value::from).collect(),
         );
     }
     if !caps.is_empty() {
-        fields.insert(
-            "capabilities".into(),
-            caps.into_iter().map(Value::from).collect(),
-        );
+        fields.insert("capabilities", caps.into_iter().map(Value::from).collect());
     }
-    let mut fields = Fields::from(fields);
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
     if let Some(c) = container.filter(|c| !c.is_empty()) {
@@ -145,7 +162,7 @@ fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn pod_context(
-    whole: &Value,
+    whole: &Fields,
     spec: &Value,
     host_paths: &mut Vec<String>,
     caps: &mut Vec<String>,
@@ -223,10 +240,10 @@ fn pod_context(
         c.name = str_at(first, &["name"]);
         c.user = str_at(first, &["securityContext", "runAsUser"]);
     }
-    c.k8s_namespace = str_at(whole, &["objectRef", "namespace"])
-        .or_else(|| str_at(whole, &["requestObject", "metadata", "namespace"]));
-    c.k8s_pod = str_at(whole, &["requestObject", "metadata", "name"])
-        .or_else(|| str_at(whole, &["objectRef", "name"]));
+    c.k8s_namespace = str_under(whole, &["objectRef", "namespace"])
+        .or_else(|| str_under(whole, &["requestObject", "metadata", "namespace"]));
+    c.k8s_pod = str_under(whole, &["requestObject", "metadata", "name"])
+        .or_else(|| str_under(whole, &["objectRef", "name"]));
     if let Some(labels) = whole
         .get("requestObject")
         .and_then(|r| r.get("metadata"))
@@ -239,4 +256,86 @@ fn pod_context(
             .collect();
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decoder, Format, Options};
+
+    /// The events `text` decodes to by the fast path (if it takes the
+    /// text) and by the general one.
+    fn both_ways(text: &str, keys: &mut KeyCache) -> (Option<Vec<Event>>, Vec<Event>) {
+        let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
+        let fast = parse_fast(text, keys).map(|fields| {
+            let mut out = Vec::new();
+            let _ = decode_fast(fields, &ctx, &mut out);
+            out
+        });
+        let mut general = Vec::new();
+        if let Ok(value) = serde_json::from_str(text) {
+            let _ = decode(value, text, &ctx, &mut general);
+        }
+        (fast, general)
+    }
+
+    fn same_events(a: &[Event], b: &[Event], text: &str) {
+        assert_eq!(a.len(), b.len(), "{text}");
+        for (a, b) in a.iter().zip(b) {
+            let names = |e: &Event| e.fields.keys().map(str::to_string).collect::<Vec<_>>();
+            assert_eq!(names(a), names(b), "{text}");
+            assert_eq!(a.fields, b.fields, "{text}");
+            assert_eq!(a.logsource, b.logsource, "{text}");
+            assert_eq!(a.time, b.time, "{text}");
+            assert_eq!(a.container, b.container, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_reads_falcos_traces_as_the_general_one_does() {
+        let dir = contraband_testkit::corpora().join("falco/test/trace_files/k8s_audit");
+        let mut keys = KeyCache::default();
+        let mut taken = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let (fast, general) = both_ways(line, &mut keys);
+                if let Some(fast) = fast {
+                    same_events(&fast, &general, line);
+                    taken += 1;
+                }
+            }
+        }
+        assert!(taken >= 40, "the fast path took only {taken} records");
+    }
+
+    #[test]
+    fn the_fast_path_leaves_lists_and_odd_text_to_the_general_one() {
+        let mut keys = KeyCache::default();
+        let event = r#"{"kind":"Event","auditID":"a","verb":"create","objectRef":{"resource":"pods","apiGroup":"apps"},"stageTimestamp":"2026-01-01T00:00:00Z"}"#;
+        let (fast, general) = both_ways(event, &mut keys);
+        same_events(&fast.unwrap(), &general, event);
+        assert_eq!(general[0].get_str("apiGroup").as_deref(), Some("apps"));
+        // Escaped names and values, a repeated name, names in another order.
+        let odd = r#"{"verb":"get","k\u0069nd":"Event","auditID":"b","user":{"username":"x"},"verb":"li\nst"}"#;
+        let (fast, general) = both_ways(odd, &mut keys);
+        same_events(&fast.unwrap(), &general, odd);
+        let list = r#"{"kind":"EventList","items":[{"kind":"Event","auditID":"c","verb":"get"}]}"#;
+        let (fast, general) = both_ways(list, &mut keys);
+        assert!(fast.is_none(), "lists take the general path");
+        assert_eq!(general.len(), 1);
+        for bad in [
+            r#"[{"kind":"Event"}]"#,
+            r#"{"kind":"Event",}"#,
+            "{\"verb\":\"get\"} x",
+        ] {
+            assert!(both_ways(bad, &mut keys).0.is_none(), "{bad}");
+        }
+        // Not an audit event: the fast path reports it as the general does.
+        let mut out = Vec::new();
+        let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
+        let fields = parse_fast(r#"{"kind":"Pod","verb":"get"}"#, &mut keys).unwrap();
+        let err = decode_fast(fields, &ctx, &mut out).unwrap_err();
+        assert_eq!(err, "not a Kubernetes audit event: kind is \"Pod\"");
+    }
 }
