@@ -50,6 +50,7 @@ pub fn visit_path<'a>(
     f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     match root {
+        Value::Object(map) if map.len() <= SMALL_OBJECT => visit_small_map(map, path, f),
         Value::Object(map) => visit_map(map, path, f),
         Value::Array(items) => {
             let (head, rest) = match path.split_once('.') {
@@ -107,6 +108,59 @@ pub fn visit_map<'a, O: Object>(
         }
         if let Some(v) = map.lookup(&path[..i]) {
             visit_path(v, &path[i + 1..], f)?;
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+/// Objects with at most this many keys are searched key by key
+/// ([`visit_small_map`]): most nested objects in telemetry are this small,
+/// and a pass over a dozen short keys costs less than hashing the name.
+const SMALL_OBJECT: usize = 16;
+
+/// Prefix keys [`visit_small_map`] keeps track of; a path that meets more
+/// (a key for nearly every one of its segments) takes [`visit_map`].
+const SMALL_OBJECT_PREFIXES: usize = 4;
+
+/// [`visit_map`] over a small nested object, in one pass over its keys and
+/// with the same result: the key equal to the whole path wins; otherwise
+/// every key that is `path` up to one of its dots continues the walk,
+/// shortest first. No hashing, and no separate scan for dotted keys.
+fn visit_small_map<'a>(
+    map: &'a Map<String, Value>,
+    path: &str,
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let p = path.as_bytes();
+    let mut prefixes: [(usize, Option<&'a Value>); SMALL_OBJECT_PREFIXES] =
+        [(0, None); SMALL_OBJECT_PREFIXES];
+    let mut found = 0;
+    for (key, value) in map {
+        let k = key.as_bytes();
+        // The first byte rules out most keys without a comparison call.
+        let Some(start) = p.get(..k.len()) else {
+            continue;
+        };
+        if k.first().is_some_and(|&b| b != start[0]) || start != k {
+            continue;
+        }
+        if k.len() == p.len() {
+            return visit_leaf(value, f);
+        }
+        if p[k.len()] != b'.' {
+            continue;
+        }
+        if found == SMALL_OBJECT_PREFIXES {
+            return visit_map(map, path, f);
+        }
+        prefixes[found] = (k.len(), Some(value));
+        found += 1;
+    }
+    let prefixes = &mut prefixes[..found];
+    prefixes.sort_unstable_by_key(|&(len, _)| len);
+    for &(len, value) in prefixes.iter() {
+        if let Some(value) = value {
+            visit_path(value, &path[len + 1..], f)?;
         }
     }
     ControlFlow::Continue(())
@@ -200,6 +254,74 @@ mod tests {
         assert_eq!(collect(&v, "tags"), vec![json!("x"), json!("y")]);
         assert_eq!(collect(&v, "empty"), vec![json!([])]);
         assert!(collect(&v, "missing.path").is_empty());
+    }
+
+    /// Both ways of searching an object, every value they reach in order.
+    fn small_and_general(map: &Map<String, Value>, path: &str) -> (Vec<Value>, Vec<Value>) {
+        let mut small = Vec::new();
+        let _ = visit_small_map(map, path, &mut |v| {
+            small.push(v.clone());
+            ControlFlow::Continue(())
+        });
+        let mut general = Vec::new();
+        let _ = visit_map(map, path, &mut |v| {
+            general.push(v.clone());
+            ControlFlow::Continue(())
+        });
+        (small, general)
+    }
+
+    #[test]
+    fn small_objects_resolve_dotted_and_empty_keys_as_visit_map_does() {
+        let v = json!({
+            "": {"a": 1}, "a": {"b": {"c": 2}, "b.c": 3}, "a.b": {"c": 4},
+            "a.b.c.d": 5, "x.": {"": 6}, "x": {"": 7, "y": [8, {"z": 9}]}
+        });
+        let map = v.as_object().unwrap();
+        for path in [
+            "",
+            ".a",
+            "a",
+            "a.b",
+            "a.b.c",
+            "a.b.c.d",
+            "x.",
+            "x..",
+            "x.y",
+            "x.y.z",
+            "x.y.1.z",
+            "a.b.c.d.e",
+            "b",
+            "a.c",
+        ] {
+            let (small, general) = small_and_general(map, path);
+            assert_eq!(small, general, "{path}");
+        }
+        // Inside `a`, the flat `b.c` wins over `b` then `c`; `a.b` follows.
+        assert_eq!(small_and_general(map, "a.b.c").0, [json!(3), json!(4)]);
+        // More prefix keys than kept: the general walk takes over.
+        let many = json!({"a": {"b.c.d.e.f": 1}, "a.b": {"c.d.e.f": 2}, "a.b.c": {"d.e.f": 3},
+                          "a.b.c.d": {"e.f": 4}, "a.b.c.d.e": {"f": 5}, "a.b.c.d.e.f.g": 0});
+        let (small, general) = small_and_general(many.as_object().unwrap(), "a.b.c.d.e.f");
+        assert_eq!(small, general);
+        assert_eq!(small, [json!(1), json!(2), json!(3), json!(4), json!(5)]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn small_objects_agree_with_visit_map(
+            keys in proptest::collection::vec("[ab.]{0,4}", 0..10),
+            path in "[ab.]{0,6}",
+        ) {
+            let mut map = Map::new();
+            for (i, key) in keys.iter().enumerate() {
+                let inner: Map<String, Value> =
+                    keys.iter().map(|k| (k.clone(), json!(i))).collect();
+                map.insert(key.clone(), if i % 2 == 0 { json!(i) } else { Value::Object(inner) });
+            }
+            let (small, general) = small_and_general(&map, &path);
+            proptest::prop_assert_eq!(small, general);
+        }
     }
 
     #[test]
