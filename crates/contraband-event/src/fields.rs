@@ -28,10 +28,11 @@ const INDEX_FROM: usize = 32;
 #[derive(Clone, Default)]
 pub struct Fields {
     entries: Vec<Entry>,
-    /// One bit per name present, chosen by its tag: most lookups of an
-    /// absent name (a mapping trying its candidate time fields, a rule
-    /// testing a field this source lacks) end here.
-    present: u64,
+    /// Where each tag bucket's chain of names starts: a lookup walks only
+    /// the names in its bucket (usually one), and a lookup of an absent name
+    /// (a mapping trying its candidate time fields, a rule testing a field
+    /// this source lacks) mostly ends at an empty bucket.
+    first: Buckets,
     /// Whether some name contains a dot, found on first need (most
     /// events are never asked): with none, a dotted path can only mean
     /// nesting, and resolving it takes one lookup per level.
@@ -44,6 +45,8 @@ pub struct Fields {
 pub struct Entry {
     /// [`tag`] of `name`: a list walk compares this before any text.
     tag: u32,
+    /// 1 + the position of the next name in this one's tag bucket, or 0.
+    next_in_bucket: u8,
     name: Arc<str>,
     value: Value,
 }
@@ -63,10 +66,60 @@ fn tag(name: &str) -> u32 {
     raw.wrapping_mul(0x9E37_79B1)
 }
 
-/// The bit of [`Fields::present`] for a name with tag `tag`.
+/// The bucket of [`Fields::first`] for a name with tag `tag`.
 #[inline]
-fn present_bit(tag: u32) -> u64 {
-    1 << (tag >> 26)
+fn bucket(tag: u32) -> usize {
+    (tag >> (32 - BUCKET_BITS)) as usize
+}
+
+const BUCKET_BITS: u32 = 6;
+
+/// Per tag bucket, 1 + the position of a name in it (the head of its chain
+/// through [`Entry::next_in_bucket`]), or 0 for none. Kept while the list is
+/// walked ([`INDEX_FROM`] is below 255). Names are unique, so the order of a
+/// chain does not matter: a new name goes at its head.
+#[derive(Clone)]
+struct Buckets([u8; 1 << BUCKET_BITS]);
+
+impl Default for Buckets {
+    fn default() -> Buckets {
+        Buckets([0; 1 << BUCKET_BITS])
+    }
+}
+
+impl Buckets {
+    /// Chains `entries` afresh (after a removal moved them).
+    fn link(entries: &mut [Entry]) -> Buckets {
+        let mut buckets = Buckets::default();
+        for (i, e) in entries.iter_mut().enumerate() {
+            buckets.push(e, i);
+        }
+        buckets
+    }
+
+    /// Puts `entry`, at position `i`, at the head of its bucket's chain.
+    #[inline]
+    fn push(&mut self, entry: &mut Entry, i: usize) {
+        if i < INDEX_FROM {
+            let head = &mut self.0[bucket(entry.tag)];
+            entry.next_in_bucket = *head;
+            *head = i as u8 + 1;
+        }
+    }
+
+    /// The position of `key` (with tag `tag`) in `entries`.
+    #[inline]
+    fn find(&self, entries: &[Entry], key: &str, tag: u32) -> Option<usize> {
+        let mut at = self.0[bucket(tag)];
+        while let Some(i) = usize::from(at).checked_sub(1) {
+            let e = &entries[i];
+            if e.tag == tag && &*e.name == key {
+                return Some(i);
+            }
+            at = e.next_in_bucket;
+        }
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -131,16 +184,10 @@ impl Fields {
     /// [`Fields::position`] of a name whose [`tag`] the caller has.
     #[inline]
     fn position_tagged(&self, key: &str, tag: u32) -> Option<usize> {
-        if self.present & present_bit(tag) == 0 {
-            return None;
+        if let Some(index) = &self.index {
+            return index.find(&self.entries, key);
         }
-        match &self.index {
-            Some(index) => index.find(&self.entries, key),
-            None => self
-                .entries
-                .iter()
-                .position(|e| e.tag == tag && &*e.name == key),
-        }
+        self.first.find(&self.entries, key, tag)
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -184,10 +231,16 @@ impl Fields {
     /// Appends a name known to be absent (with its [`tag`]), keeping the
     /// index in step.
     fn push_new(&mut self, tag: u32, name: Arc<str>, value: Value) {
-        self.present |= present_bit(tag);
         self.dotted = OnceLock::new();
-        self.entries.push(Entry { tag, name, value });
-        let last = self.entries.len() - 1;
+        let last = self.entries.len();
+        let mut entry = Entry {
+            tag,
+            next_in_bucket: 0,
+            name,
+            value,
+        };
+        self.first.push(&mut entry, last);
+        self.entries.push(entry);
         match &mut self.index {
             Some(index) => index.add(&self.entries, last),
             None if self.entries.len() >= INDEX_FROM => {
@@ -202,7 +255,7 @@ impl Fields {
         let i = self.position(key)?;
         let Entry { value, .. } = self.entries.remove(i);
         self.dotted = OnceLock::new();
-        self.present = self.entries.iter().fold(0, |p, e| p | present_bit(e.tag));
+        self.first = Buckets::link(&mut self.entries);
         if self.index.is_some() {
             // Positions after `i` moved; removals are rare (a decoder taking
             // out a key it handles itself), so rebuilding is fine.
@@ -402,8 +455,39 @@ mod tests {
         assert_eq!(f.get("aqxb"), None);
         assert_eq!(f.get("arxb"), Some(&json!(2)), "the shared bit survives");
         f.shift_remove("arxb");
-        assert_eq!(f.present, 0, "no names, no bits");
+        assert!(f.first.0.iter().all(|&b| b == 0), "no names, empty buckets");
         assert_eq!(f.get(""), None);
+    }
+
+    proptest::proptest! {
+        /// Inserts and removals against a plain list of pairs: every name
+        /// is found exactly where the list has it, across the index
+        /// threshold and with names short enough to share tags and buckets.
+        #[test]
+        fn lookups_agree_with_a_plain_list(
+            ops in proptest::collection::vec(("[a-c]{0,3}", proptest::bool::weighted(0.8)), 0..80),
+        ) {
+            let mut fields = Fields::new();
+            let mut model: Vec<(String, usize)> = Vec::new();
+            for (i, (name, insert)) in ops.iter().enumerate() {
+                if *insert {
+                    fields.insert(name.as_str(), json!(i));
+                    match model.iter_mut().find(|(k, _)| k == name) {
+                        Some(slot) => slot.1 = i,
+                        None => model.push((name.clone(), i)),
+                    }
+                } else {
+                    fields.shift_remove(name);
+                    model.retain(|(k, _)| k != name);
+                }
+                for (probe, _) in &ops {
+                    let want = model.iter().find(|(k, _)| k == probe).map(|(_, v)| json!(v));
+                    proptest::prop_assert_eq!(fields.get(probe), want.as_ref(), "{}", probe);
+                }
+            }
+            let names: Vec<&str> = model.iter().map(|(k, _)| k.as_str()).collect();
+            proptest::prop_assert_eq!(fields.keys().collect::<Vec<_>>(), names);
+        }
     }
 
     #[test]
