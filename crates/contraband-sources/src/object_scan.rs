@@ -112,7 +112,7 @@ impl<'t> ObjectScan<'t> {
             b't' => self.word("true", Value::Bool(true))?,
             b'f' => self.word("false", Value::Bool(false))?,
             b'n' => self.word("null", Value::Null)?,
-            b'{' | b'[' => serde_json::from_str(self.nested()?).ok()?,
+            b'{' | b'[' => self.parse_nested()?,
             _ => return None,
         })
     }
@@ -234,6 +234,16 @@ impl<'t> ObjectScan<'t> {
                 self.at += word.len();
                 value
             })
+    }
+
+    /// The object or array opening at `self.at`, parsed by serde_json in
+    /// the same pass that finds its end (delimiting it first would read
+    /// it twice); moves past it.
+    fn parse_nested(&mut self) -> Option<Value> {
+        let mut stream = serde_json::Deserializer::from_str(&self.text[self.at..]).into_iter();
+        let value = stream.next()?.ok()?;
+        self.at += stream.byte_offset();
+        Some(value)
     }
 
     /// The text of the object or array opening at `self.at`, found by
