@@ -242,20 +242,25 @@ struct RuntimeCall {
 /// (`-id ID` for containerd shims, `-c ID`/`--cid ID` for conmon, the last
 /// argument of `runc create|run|exec|start`) and whether it spawns.
 fn runtime_invocation(command_line: &str) -> Option<RuntimeCall> {
-    let args: Vec<&str> = command_line.split_whitespace().collect();
-    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_string();
+    fn base(path: &str) -> &str {
+        path.rsplit('/').next().unwrap_or(path)
+    }
     let is_runtime = |a: &str| {
         let b = base(a);
         RUNTIME_PROGRAMS
             .iter()
             .any(|r| b == *r || (*r == "containerd-shim" && b.starts_with(r)))
     };
-    // The program itself, or a script run by a shell (a runc wrapper script).
-    let program = match args.as_slice() {
-        [first, ..] if is_runtime(first) => 0,
-        [shell, second, ..] if SHELLS.contains(&base(shell).as_str()) && is_runtime(second) => 1,
+    // The program itself, or a script run by a shell (a runc wrapper
+    // script). Decided on the first two words: most command lines are
+    // neither, and they are not split any further.
+    let mut words = command_line.split_whitespace();
+    let program = match (words.next(), words.next()) {
+        (Some(first), _) if is_runtime(first) => 0,
+        (Some(shell), Some(second)) if SHELLS.contains(&base(shell)) && is_runtime(second) => 1,
         _ => return None,
     };
+    let args: Vec<&str> = command_line.split_whitespace().collect();
     let rest = &args[program + 1..];
     if base(args[program]) == "podman" {
         // conmon runs `podman ... container cleanup ID` when a container exits.
