@@ -218,10 +218,21 @@ pub enum RawEvent {
 }
 
 impl RawEvent {
+    /// The event's record as read. JSON spread over several lines (a
+    /// pretty-printed document) is written on one, so that every output
+    /// format can embed it as it stands, a JSON-lines alert included.
     pub fn of(event: &Event) -> Option<RawEvent> {
         let raw = event.raw.as_deref()?;
         let trimmed = raw.trim();
-        Some(match RawValue::from_string(trimmed.to_string()) {
+        // A JSON string cannot hold a raw line break: any is layout.
+        let json = if trimmed.contains(['\n', '\r']) {
+            serde_json::from_str::<serde_json::Value>(trimmed)
+                .and_then(|v| serde_json::to_string(&v))
+                .and_then(RawValue::from_string)
+        } else {
+            RawValue::from_string(trimmed.to_string())
+        };
+        Some(match json {
             Ok(json) => RawEvent::Json(json),
             Err(_) => RawEvent::Text(raw.to_string()),
         })

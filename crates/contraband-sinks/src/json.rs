@@ -7,25 +7,38 @@ use crate::Sink;
 
 type ToValue = fn(&Alert) -> serde_json::Result<Value>;
 
-/// One JSON document per line, in whichever shape `to_value` produces.
+/// One JSON document per line: the alert itself, or whichever shape
+/// `to_value` makes of it.
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
-    to_value: ToValue,
+    to_value: Option<ToValue>,
 }
 
 impl JsonLines {
-    pub fn new(out: Box<dyn Write + Send>, to_value: ToValue) -> JsonLines {
+    /// Each alert as it serializes, written straight out (an alert's raw
+    /// record is kept on one line, see `RawEvent::of`).
+    pub fn alerts(out: Box<dyn Write + Send>) -> JsonLines {
         JsonLines {
             out: BufWriter::new(out),
-            to_value,
+            to_value: None,
+        }
+    }
+
+    /// Each alert in another shape (OCSF, Falco), built as a JSON value.
+    pub fn shaped(out: Box<dyn Write + Send>, to_value: ToValue) -> JsonLines {
+        JsonLines {
+            out: BufWriter::new(out),
+            to_value: Some(to_value),
         }
     }
 }
 
 impl Sink for JsonLines {
     fn write(&mut self, alert: &Alert) -> io::Result<()> {
-        let value = (self.to_value)(alert)?;
-        serde_json::to_writer(&mut self.out, &value)?;
+        match self.to_value {
+            Some(to_value) => serde_json::to_writer(&mut self.out, &to_value(alert)?)?,
+            None => serde_json::to_writer(&mut self.out, alert)?,
+        }
         self.out.write_all(b"\n")
     }
 

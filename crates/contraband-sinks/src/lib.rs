@@ -65,12 +65,12 @@ impl FromStr for Format {
 pub fn sink(format: Format, out: Box<dyn Write + Send>, table: TableOptions) -> Box<dyn Sink> {
     match format {
         Format::Table => Box::new(table::TableSink::new(out, table)),
-        Format::Jsonl => Box::new(json::JsonLines::new(out, |a| serde_json::to_value(a))),
+        Format::Jsonl => Box::new(json::JsonLines::alerts(out)),
         Format::Json => Box::new(json::JsonArray::new(out)),
         Format::Csv => Box::new(csv_sink::CsvSink::new(out)),
-        Format::Ocsf => Box::new(json::JsonLines::new(out, |a| {
+        Format::Ocsf => Box::new(json::JsonLines::shaped(out, |a| {
             Ok(ocsf::detection_finding(a))
         })),
-        Format::Falco => Box::new(json::JsonLines::new(out, |a| Ok(falco::falco_event(a)))),
+        Format::Falco => Box::new(json::JsonLines::shaped(out, |a| Ok(falco::falco_event(a)))),
     }
 }

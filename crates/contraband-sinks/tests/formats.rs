@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use contraband_engine::{Alert, Level, RuleInfo};
+use contraband_engine::{Alert, Level, RawEvent, RuleInfo};
 use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
 use contraband_sinks::{sink, Format, TableOptions};
 use serde_json::{json, Map, Value};
@@ -89,6 +89,59 @@ fn jsonl_carries_the_documented_schema() {
     assert_eq!(v["source"]["line"], 17);
     assert_eq!(v["event"], json!({"raw": true}));
     assert_eq!(v["id"].as_str().unwrap().len(), 16);
+}
+
+/// `alert` with `raw` as the event's record.
+fn alert_with_raw(raw: &str) -> Alert {
+    let mut a = alert(Level::High);
+    let mut event = Event::default();
+    event.raw = Some(raw.into());
+    a.event = RawEvent::of(&event);
+    a
+}
+
+#[test]
+fn jsonl_embeds_the_record_as_read_and_on_one_line() {
+    let pretty = "{\n  \"a\": 1,\n  \"b\": \"x\\ny\"\n}\n";
+    let spaced = r#"{"a": 1.50, "s": "\u00e9\/", "n": 1e3}"#;
+    let text = render(
+        Format::Jsonl,
+        &[
+            alert_with_raw(pretty),
+            alert_with_raw(spaced),
+            alert_with_raw("not json\nat all"),
+        ],
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "one alert per line: {text}");
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .collect();
+    assert_eq!(
+        events[0],
+        json!({"a": 1, "b": "x\ny"}),
+        "layout dropped, content kept"
+    );
+    // A one-line record is embedded byte for byte, numbers and escapes as written.
+    assert!(
+        lines[1].contains(&format!(r#""event":{spaced}"#)),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        events[2],
+        json!("not json\nat all"),
+        "text that is not JSON is a string"
+    );
+    // The array form embeds the same records.
+    let array: Value = serde_json::from_str(&render(
+        Format::Json,
+        &[alert_with_raw(pretty), alert_with_raw(spaced)],
+    ))
+    .unwrap();
+    assert_eq!(array[0]["event"], events[0]);
+    assert_eq!(array[1]["event"], events[1]);
 }
 
 #[test]
