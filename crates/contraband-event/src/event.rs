@@ -40,7 +40,50 @@ pub struct Event {
     /// The record as read, for output. Decoders keep the text they already
     /// hold rather than re-serializing, so this costs nothing extra.
     pub raw: Option<Arc<str>>,
-    container_value: OnceLock<Value>,
+    container_value: ContainerView,
+}
+
+/// Where an event's container view is kept: its own, or the one every event
+/// sharing a [`SharedContainer`] reads.
+#[derive(Debug)]
+enum ContainerView {
+    Own(OnceLock<Value>),
+    Shared(Arc<OnceLock<Value>>),
+}
+
+impl Default for ContainerView {
+    fn default() -> ContainerView {
+        ContainerView::Own(OnceLock::new())
+    }
+}
+
+/// A container context with its view as rules read it (`container.*`),
+/// made once for all the events that share the context: a stream's events
+/// come from a few hundred containers, and a view costs thousands of
+/// instructions to build.
+#[derive(Clone, Debug)]
+pub struct SharedContainer {
+    context: Arc<ContainerContext>,
+    /// Built by the first event whose rules read it.
+    view: Arc<OnceLock<Value>>,
+}
+
+impl SharedContainer {
+    pub fn new(context: ContainerContext) -> SharedContainer {
+        SharedContainer {
+            context: Arc::new(context),
+            view: Arc::default(),
+        }
+    }
+
+    pub fn context(&self) -> &Arc<ContainerContext> {
+        &self.context
+    }
+}
+
+/// The rule view of `container`: a JSON object of its fields.
+fn view_of(container: &ContainerContext) -> Value {
+    serde_json::to_value(container).unwrap_or(Value::Null)
 }
 
 impl Clone for Event {
@@ -53,7 +96,7 @@ impl Clone for Event {
             fields: self.fields.clone(),
             origin: self.origin.clone(),
             raw: self.raw.clone(),
-            container_value: OnceLock::new(),
+            container_value: ContainerView::default(),
         }
     }
 }
@@ -80,13 +123,20 @@ impl Event {
     /// events.
     pub fn set_shared_container(&mut self, container: Arc<ContainerContext>) {
         self.container = Some(container);
-        self.container_value = OnceLock::new();
+        self.container_value = ContainerView::default();
+    }
+
+    /// Attach (or replace) a container context shared with other events,
+    /// with its view.
+    pub fn share_container(&mut self, shared: &SharedContainer) {
+        self.container = Some(Arc::clone(&shared.context));
+        self.container_value = ContainerView::Shared(Arc::clone(&shared.view));
     }
 
     /// Mutable access to the container context, creating an empty one.
     /// Drops the cached rule view so the next lookup sees the change.
     pub fn container_mut(&mut self) -> &mut ContainerContext {
-        self.container_value = OnceLock::new();
+        self.container_value = ContainerView::default();
         Arc::make_mut(self.container.get_or_insert_with(Default::default))
     }
 
@@ -149,13 +199,15 @@ impl Event {
         ControlFlow::Continue(())
     }
 
-    /// The container context as rules see it, built once per event on first use.
+    /// The container context as rules see it, built on first use (or made
+    /// once for a [`SharedContainer`]).
     pub fn container_view(&self) -> Option<&Value> {
         let container = self.container.as_deref()?;
-        Some(
-            self.container_value
-                .get_or_init(|| serde_json::to_value(container).unwrap_or(Value::Null)),
-        )
+        let view = || view_of(container);
+        Some(match &self.container_value {
+            ContainerView::Own(cell) => cell.get_or_init(view),
+            ContainerView::Shared(cell) => cell.get_or_init(view),
+        })
     }
 }
 
@@ -195,6 +247,33 @@ mod tests {
         assert_eq!(event.get_str("Image").as_deref(), Some("/usr/bin/hashcat"));
         event.container_mut().privileged = Some(false);
         assert_eq!(event.get("container.privileged"), Some(&json!(false)));
+    }
+
+    #[test]
+    fn a_shared_container_lends_its_view_until_the_event_changes_it() {
+        let shared = SharedContainer::new(ContainerContext {
+            id: Some("abc".into()),
+            image: Some("alpine:3".into()),
+            ..Default::default()
+        });
+        let event = || {
+            let mut e = Event::default();
+            e.share_container(&shared);
+            e
+        };
+        let (a, mut b) = (event(), event());
+        let view = |e: &Event| e.container_view().unwrap() as *const Value;
+        assert_eq!(view(&a), view(&b), "built once");
+        assert_eq!(a.get_str("container.image").as_deref(), Some("alpine:3"));
+        b.container_mut().image = Some("alpine:4".into());
+        assert_ne!(view(&a), view(&b));
+        assert_eq!(a.get_str("container.image").as_deref(), Some("alpine:3"));
+        assert_eq!(b.get_str("container.image").as_deref(), Some("alpine:4"));
+        assert_eq!(shared.context().image.as_deref(), Some("alpine:3"));
+        // The view is what an unshared event builds for the same context.
+        let mut own = Event::default();
+        own.set_container((**shared.context()).clone());
+        assert_eq!(own.container_view(), a.container_view());
     }
 
     #[test]

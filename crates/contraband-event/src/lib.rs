@@ -18,7 +18,7 @@ mod path;
 mod time;
 
 pub use container::{image_registry, ContainerContext, Mount};
-pub use event::{Event, Origin, CONTAINER_PREFIX};
+pub use event::{Event, Origin, SharedContainer, CONTAINER_PREFIX};
 pub use fields::{Fields, KeyCache};
 pub use logsource::LogSource;
 pub use path::{visit_map, visit_path, visit_strings, Object};

@@ -1,6 +1,7 @@
-//! Decoding one generic JSON line into an [`Event`]: the largest stage of a
-//! hunt over process-creation telemetry (about four tenths of the
-//! instructions, docs/performance.md).
+//! Decoding one line into an [`Event`]: a generic JSON process start (the
+//! largest stage of a hunt over process-creation telemetry, about four
+//! tenths of the instructions) and a Kubernetes audit pod creation (about
+//! half of a k8s hunt: nested objects), docs/performance.md.
 //!
 //! `cargo bench -p contraband-sources --bench decode`; `cargo test --benches`
 //! runs it once as a smoke test.
@@ -29,6 +30,32 @@ const PROCESS_CREATION: &str = concat!(
     r#""runtime":"containerd","privileged":false}}"#
 );
 
+/// A pod created by a ReplicaSet controller, as the API server's audit log
+/// writes it at `RequestResponse` level (trimmed): the second container is
+/// privileged and mounts a host path.
+const K8S_POD_CREATE: &str = concat!(
+    r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","#,
+    r#""auditID":"6b1f0c2e-98a4-4d3b-b7e5-0c9a1f2d3e4b","stage":"ResponseComplete","#,
+    r#""requestURI":"/api/v1/namespaces/payments/pods","verb":"create","#,
+    r#""user":{"username":"system:serviceaccount:kube-system:replicaset-controller","#,
+    r#""groups":["system:serviceaccounts","system:authenticated"]},"#,
+    r#""sourceIPs":["10.0.12.4"],"userAgent":"kube-controller-manager/v1.30.4","#,
+    r#""objectRef":{"resource":"pods","namespace":"payments","name":"ledger-5c8d7f9b6d-q4wzt","apiVersion":"v1"},"#,
+    r#""responseStatus":{"metadata":{},"code":201},"#,
+    r#""requestObject":{"kind":"Pod","apiVersion":"v1","#,
+    r#""metadata":{"generateName":"ledger-5c8d7f9b6d-","namespace":"payments","labels":{"app":"ledger"}},"#,
+    r#""spec":{"volumes":[{"name":"config","configMap":{"name":"ledger-config"}},"#,
+    r#"{"name":"node-logs","hostPath":{"path":"/var/log","type":"Directory"}}],"#,
+    r#""containers":[{"name":"ledger","image":"registry.pay.internal:5000/payments/ledger:4.2.0","#,
+    r#""args":["--listen",":8443"],"ports":[{"containerPort":8443,"protocol":"TCP"}],"#,
+    r#""securityContext":{"runAsNonRoot":true,"allowPrivilegeEscalation":false}},"#,
+    r#"{"name":"log-shipper","image":"registry.pay.internal:5000/infra/log-shipper:1.9.3","#,
+    r#""volumeMounts":[{"name":"node-logs","mountPath":"/host/var/log","readOnly":true}],"#,
+    r#""securityContext":{"privileged":true}}],"serviceAccountName":"ledger","nodeName":"worker-3"}},"#,
+    r#""requestReceivedTimestamp":"2026-11-23T10:41:07.512034Z","#,
+    r#""stageTimestamp":"2026-11-23T10:41:07.530981Z"}"#
+);
+
 /// What a hunt over such a file is told: the format and the logsource.
 fn decoder() -> Decoder {
     let opts = Options {
@@ -41,8 +68,12 @@ fn decoder() -> Decoder {
 
 /// The line as the line reader hands it over (it allocates each line too).
 fn record() -> Record {
+    line(PROCESS_CREATION)
+}
+
+fn line(text: &str) -> Record {
     Record {
-        text: std::sync::Arc::from(PROCESS_CREATION),
+        text: std::sync::Arc::from(text),
         line: Some(1),
         offset: Some(0),
         index: None,
@@ -70,9 +101,41 @@ fn check(decoder: &mut Decoder) {
     assert_eq!(event.raw.as_deref(), Some(PROCESS_CREATION));
 }
 
+/// The k8s decoder must find the pod's context, the host path and the
+/// nested fields rules read.
+fn check_k8s(decoder: &mut Decoder) {
+    let mut out = Vec::new();
+    decoder.decode_into(line(K8S_POD_CREATE), &mut out);
+    assert_eq!(out.len(), 1, "one line, one event");
+    let event: Event = out.pop().unwrap().expect("the line decodes");
+    assert_eq!(
+        (
+            event.logsource.product.as_deref(),
+            event.logsource.service.as_deref()
+        ),
+        (Some("kubernetes"), Some("audit"))
+    );
+    let container = event
+        .container
+        .as_deref()
+        .expect("a pod spec gives a context");
+    assert_eq!(container.privileged, Some(true));
+    assert_eq!(container.k8s_namespace.as_deref(), Some("payments"));
+    assert_eq!(event.get_str("hostPath").as_deref(), Some("/var/log"));
+    assert_eq!(
+        event
+            .get_str("requestObject.spec.containers.securityContext.privileged")
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(event.raw.as_deref(), Some(K8S_POD_CREATE));
+}
+
 fn decode(c: &mut Criterion) {
     let mut decoder = decoder();
     check(&mut decoder);
+    let mut k8s = Decoder::new(Format::K8sAudit, "audit.jsonl", &Options::default());
+    check_k8s(&mut k8s);
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Bytes(PROCESS_CREATION.len() as u64));
     let mut out = Vec::with_capacity(1);
@@ -80,6 +143,14 @@ fn decode(c: &mut Criterion) {
     group.bench_function("generic_json_process_creation", |b| {
         b.iter(|| {
             decoder.decode_into(record(), &mut out);
+            black_box(&out);
+            out.clear();
+        })
+    });
+    group.throughput(Throughput::Bytes(K8S_POD_CREATE.len() as u64));
+    group.bench_function("k8s_audit_pod_create", |b| {
+        b.iter(|| {
+            k8s.decode_into(line(K8S_POD_CREATE), &mut out);
             black_box(&out);
             out.clear();
         })

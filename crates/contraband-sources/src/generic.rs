@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use contraband_event::{ContainerContext, Event, Fields, KeyCache, LogSource, Timestamp};
+use contraband_event::{
+    ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp,
+};
 use serde_json::Value;
 
 use crate::json::time_of;
@@ -24,7 +26,13 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
         Some(Value::Null) | None => None,
         Some(_) => return Err("container must be an object".into()),
     };
-    decode_parts(fields, logsource, container.map(Arc::new), ctx, out)
+    decode_parts(
+        fields,
+        logsource,
+        container.map(SharedContainer::new),
+        ctx,
+        out,
+    )
 }
 
 /// A generic record parsed straight from its text: the fields without
@@ -93,7 +101,7 @@ pub(crate) fn read_fields<'t>(
 pub(crate) struct Parts {
     pub fields: Fields,
     pub logsource: Option<Value>,
-    pub container: Option<Arc<ContainerContext>>,
+    pub container: Option<SharedContainer>,
 }
 
 /// What a stream's records repeat, kept so the next record can share it.
@@ -119,7 +127,7 @@ struct ContainerCache {
 }
 
 /// A container object's text and the context parsed from it.
-type KeptContainer = (Box<str>, Arc<ContainerContext>);
+type KeptContainer = (Box<str>, SharedContainer);
 
 /// Entries kept (then the cache starts over), texts kept per prefix, and
 /// the longest text kept: bounded memory and lookups whatever the input.
@@ -136,19 +144,19 @@ impl ContainerCache {
     /// parsed it before. Sound because a kept text is a whole JSON object
     /// serde_json accepted, and an object's text ends at its own closing
     /// brace: input that starts with it holds exactly that object.
-    fn known(&self, rest: &str) -> Option<(usize, Arc<ContainerContext>)> {
+    fn known(&self, rest: &str) -> Option<(usize, SharedContainer)> {
         let key = text_hash(rest.as_bytes().get(..CONTAINER_PREFIX)?);
         let shared = self.by_prefix.get(&key)?;
         let (text, context) = shared.iter().find(|(t, _)| rest.starts_with(&**t))?;
-        Some((text.len(), Arc::clone(context)))
+        Some((text.len(), context.clone()))
     }
 
     /// Parses a container's value (its whole text) and keeps it.
-    fn parse(&mut self, text: &str) -> serde_json::Result<Option<Arc<ContainerContext>>> {
+    fn parse(&mut self, text: &str) -> serde_json::Result<Option<SharedContainer>> {
         let Some(context) = serde_json::from_str::<Option<ContainerContext>>(text)? else {
             return Ok(None);
         };
-        let context = Arc::new(context);
+        let context = SharedContainer::new(context);
         if text.starts_with('{') && (CONTAINER_PREFIX..=CONTAINER_CACHE_TEXT).contains(&text.len())
         {
             if self.entries >= CONTAINER_CACHE_ENTRIES {
@@ -158,7 +166,7 @@ impl ContainerCache {
             let key = text_hash(&text.as_bytes()[..CONTAINER_PREFIX]);
             let shared = self.by_prefix.entry(key).or_default();
             if shared.len() < CONTAINER_CACHE_SHARED_PREFIX {
-                shared.push((Box::from(text), Arc::clone(&context)));
+                shared.push((Box::from(text), context.clone()));
                 self.entries += 1;
             }
         }
@@ -208,7 +216,7 @@ pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Resu
 fn decode_parts(
     mut fields: Fields,
     logsource: Option<Value>,
-    container: Option<Arc<ContainerContext>>,
+    container: Option<SharedContainer>,
     ctx: &Ctx,
     out: &mut Vec<Event>,
 ) -> Result<(), String> {
@@ -239,8 +247,8 @@ fn decode_parts(
     let ls = ctx.mapping.apply_with(&mut fields, base, !given);
     let mut ev = Event::new(ls, time, fields);
     ev.host = host;
-    if let Some(c) = container.filter(|c| !c.is_empty()) {
-        ev.set_shared_container(c);
+    if let Some(c) = container.filter(|c| !c.context().is_empty()) {
+        ev.share_container(&c);
     }
     out.push(ev);
     Ok(())
@@ -256,9 +264,11 @@ mod tests {
         let a = r#"{"Image":"/bin/sh","container":{"id":"abc","image":"alpine:3"}}"#;
         let b = r#"{"Image":"/bin/ls","container":{"id":"abc","image":"alpine:3"}}"#;
         let c = r#"{"Image":"/bin/ls","container":{"id":"abd","image":"alpine:3"}}"#;
-        let first = parse_fast(a, &mut seen).unwrap().container.unwrap();
-        let second = parse_fast(b, &mut seen).unwrap().container.unwrap();
-        let other = parse_fast(c, &mut seen).unwrap().container.unwrap();
+        let mut context = |text| {
+            let shared = parse_fast(text, &mut seen).unwrap().container.unwrap();
+            Arc::clone(shared.context())
+        };
+        let (first, second, other) = (context(a), context(b), context(c));
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(first.image.as_deref(), Some("alpine:3"));
         assert_eq!(other.id.as_deref(), Some("abd"));
@@ -279,7 +289,7 @@ mod tests {
         for i in 0..CONTAINER_CACHE_ENTRIES * 3 {
             let text = format!(r#"{{"id":"{i:064x}"}}"#);
             let context = cache.parse(&text).unwrap().unwrap();
-            assert_eq!(context.id.as_deref(), Some(&*format!("{i:064x}")));
+            assert_eq!(context.context().id.as_deref(), Some(&*format!("{i:064x}")));
             assert!(kept(&cache) <= CONTAINER_CACHE_ENTRIES);
             assert_eq!(kept(&cache), cache.entries);
         }
@@ -305,7 +315,7 @@ mod tests {
             .known(&format!("{text} ,\"Image\":\"/bin/sh\"}}"))
             .unwrap();
         assert_eq!(len, text.len());
-        assert!(Arc::ptr_eq(&parsed, &known));
+        assert!(Arc::ptr_eq(parsed.context(), known.context()));
         // Same first bytes, different object: not this one.
         let other = r#"{"id":"0123456789abcdef0123","image":"alpine:4"}"#;
         assert!(cache.known(other).is_none());
@@ -316,7 +326,8 @@ mod tests {
         let record = format!(r#"{{"a":1,"container":{text} , "b":"x"}}"#);
         for _ in 0..2 {
             let parts = parse_fast(&record, &mut seen).unwrap();
-            assert_eq!(parts.container.unwrap().image.as_deref(), Some("alpine:3"));
+            let container = parts.container.unwrap();
+            assert_eq!(container.context().image.as_deref(), Some("alpine:3"));
             assert_eq!(parts.fields.keys().collect::<Vec<_>>(), ["a", "b"]);
         }
         let broken = format!(r#"{{"a":1,"container":{text}"b":"x"}}"#);
