@@ -156,6 +156,20 @@ fn decode(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The floor under the k8s decoder: serde_json building (and dropping)
+    // a `Value` tree of the same record, against only checking its syntax.
+    // The gap is what an event value type of our own could win
+    // (docs/performance.md, "What the profile says is next").
+    let mut floor = c.benchmark_group("json_floor");
+    floor.throughput(Throughput::Bytes(K8S_POD_CREATE.len() as u64));
+    floor.bench_function("k8s_record_into_serde_json_value", |b| {
+        b.iter(|| black_box(serde_json::from_str::<serde_json::Value>(K8S_POD_CREATE).unwrap()))
+    });
+    floor.bench_function("k8s_record_syntax_only", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(K8S_POD_CREATE)).unwrap())
+    });
+    floor.finish();
 }
 
 criterion_group!(benches, decode);
