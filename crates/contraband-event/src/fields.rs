@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn names_with_one_tag_stay_apart() {
-        // Same length, first, middle and last byte: one tag, one bit.
+        // Same length, first, middle and last byte: one tag, one bucket.
         assert_eq!(tag("aqxb"), tag("arxb"));
         let mut f = Fields::new();
         f.insert("aqxb", json!(1));
@@ -453,7 +453,7 @@ mod tests {
         );
         f.shift_remove("aqxb");
         assert_eq!(f.get("aqxb"), None);
-        assert_eq!(f.get("arxb"), Some(&json!(2)), "the shared bit survives");
+        assert_eq!(f.get("arxb"), Some(&json!(2)), "the shared bucket survives");
         f.shift_remove("arxb");
         assert!(f.first.0.iter().all(|&b| b == 0), "no names, empty buckets");
         assert_eq!(f.get(""), None);

@@ -1,8 +1,6 @@
 //! JSON objects whose fields already use Sigma names.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use contraband_event::{
     ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp,
@@ -10,7 +8,7 @@ use contraband_event::{
 use serde_json::Value;
 
 use crate::json::time_of;
-use crate::object_scan::{Name, ObjectScan};
+use crate::object_scan::read_fields;
 use crate::Ctx;
 
 pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
@@ -43,10 +41,9 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 /// deserialize, bad JSON): the caller then takes the general path, which
 /// reports the error as before.
 pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
-    let mut fields = Fields::with_capacity(fields_room(&seen.keys));
     let (mut logsource, mut container) = (None, None);
     let containers = &mut seen.containers;
-    read_fields(text, &mut seen.keys, &mut fields, |name, scan| {
+    let fields = read_fields(text, &mut seen.keys, |name, scan| {
         match name {
             "container" => {
                 container = match containers.known(scan.rest()) {
@@ -69,35 +66,6 @@ pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
     })
 }
 
-/// Reads the members of the object `text` holds into `fields`, their names
-/// shared through `keys`. `special` sees each name first and may take the
-/// member's value itself (`Some(true)`). `None` when the text is not an
-/// object [`ObjectScan`] accepts, or `special` gives up.
-pub(crate) fn read_fields<'t>(
-    text: &'t str,
-    keys: &mut KeyCache,
-    fields: &mut Fields,
-    mut special: impl FnMut(&str, &mut ObjectScan<'t>) -> Option<bool>,
-) -> Option<()> {
-    let mut scan = ObjectScan::open(text)?;
-    let mut position = 0;
-    loop {
-        let expected = keys.at(position).map(|k| &**k);
-        let name: Arc<str> = match scan.next_name(expected).ok()? {
-            None => return Some(()),
-            Some(Name::Expected) => Arc::clone(keys.at(position)?),
-            Some(Name::Read(Cow::Borrowed(name))) => keys.name(position, name),
-            // Only names read without escapes are kept (see `Seen::keys`).
-            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
-        };
-        if !special(&name, &mut scan)? {
-            let value = scan.value()?;
-            fields.insert(name, value);
-        }
-        position += 1;
-    }
-}
-
 pub(crate) struct Parts {
     pub fields: Fields,
     pub logsource: Option<Value>,
@@ -107,9 +75,7 @@ pub(crate) struct Parts {
 /// What a stream's records repeat, kept so the next record can share it.
 #[derive(Default)]
 pub(crate) struct Seen {
-    /// Field names by position. Only names read without escapes go in, so
-    /// each is valid JSON between quotes as it stands, as
-    /// [`ObjectScan::next_name`] needs of the name it expects.
+    /// Field names by position (see [`read_fields`]).
     pub(crate) keys: KeyCache,
     containers: ContainerCache,
 }
@@ -191,23 +157,6 @@ fn text_hash(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Room for a record's fields, made at once: growing the list step by step
-/// reallocates it four times. The stream's longest record so far, plus what
-/// a mapping adds, is usually exact; a guess sized to the first record's
-/// start is [`FIELDS_HINT`]. Kept small on purpose: glibc serves blocks up
-/// to ~1 KB (18 fields) from a per-thread cache, larger ones at several
-/// times the cost.
-pub(crate) fn fields_room(keys: &KeyCache) -> usize {
-    match keys.positions() {
-        0 => FIELDS_HINT,
-        n => n + MAPPING_ROOM,
-    }
-}
-
-const FIELDS_HINT: usize = 18;
-/// Fields a mapping commonly adds to a record (copies under Sigma names).
-const MAPPING_ROOM: usize = 4;
-
 /// [`decode`] from a record already split by [`parse_fast`].
 pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
     decode_parts(parts.fields, parts.logsource, parts.container, ctx, out)
@@ -256,6 +205,8 @@ fn decode_parts(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]

@@ -20,7 +20,7 @@ const KEPT_EVENTS_ROOM: usize = 64;
 
 pub(crate) struct JsonDecoder {
     decode: DecodeFn,
-    /// What this stream's records repeat (generic JSON).
+    /// What this stream's records repeat (generic JSON, k8s audit).
     seen: crate::generic::Seen,
     /// A record's events on their way to `out`, kept so a record does not
     /// allocate a list of its own.
@@ -76,21 +76,18 @@ impl JsonDecoder {
 
 impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
-        if ctx.format == Format::K8sAudit {
-            if let Some(fields) = crate::k8s::parse_fast(&rec.text, &mut self.seen.keys) {
-                let raw = rec.text.clone();
-                let res = crate::k8s::decode_fast(fields, ctx, &mut self.events);
-                self.emit(res, raw, &rec, ctx, out);
-                return;
-            }
-        }
-        if ctx.format == Format::GenericJson {
-            if let Some(parts) = crate::generic::parse_fast(&rec.text, &mut self.seen) {
-                let raw = rec.text.clone();
-                let res = crate::generic::decode_fast(parts, ctx, &mut self.events);
-                self.emit(res, raw, &rec, ctx, out);
-                return;
-            }
+        // Formats read straight from the text when it is plain enough;
+        // anything else goes through serde_json below.
+        let fast = match ctx.format {
+            Format::GenericJson => crate::generic::parse_fast(&rec.text, &mut self.seen)
+                .map(|parts| crate::generic::decode_fast(parts, ctx, &mut self.events)),
+            Format::K8sAudit => crate::k8s::parse_fast(&rec.text, &mut self.seen.keys)
+                .map(|fields| crate::k8s::decode_fast(fields, ctx, &mut self.events)),
+            _ => None,
+        };
+        if let Some(result) = fast {
+            self.emit(result, rec.text.clone(), &rec, ctx, out);
+            return;
         }
         let value: Value = match serde_json::from_str(&rec.text) {
             Ok(v) => v,

@@ -8,8 +8,8 @@ use contraband_event::{
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::generic::{fields_room, read_fields};
 use crate::json::{str_at, time_of};
+use crate::object_scan::read_fields;
 use crate::Ctx;
 
 pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
@@ -72,8 +72,7 @@ pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> R
 /// text [`read_fields`] does not take: the caller then takes the general
 /// path ([`decode`]), which reports any error.
 pub(crate) fn parse_fast(text: &str, keys: &mut KeyCache) -> Option<Fields> {
-    let mut fields = Fields::with_capacity(fields_room(keys));
-    read_fields(text, keys, &mut fields, |_, _| Some(false))?;
+    let fields = read_fields(text, keys, |_, _| Some(false))?;
     match fields.get("kind") {
         Some(Value::String(k)) if k == "EventList" => None,
         _ => Some(fields),

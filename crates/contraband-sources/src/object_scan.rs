@@ -7,8 +7,8 @@
 //! level itself: names and plain strings are sliced out of the record,
 //! small integers read in place, and everything else (escapes, other
 //! numbers, nested objects and arrays) is handed to serde_json exactly as
-//! it appears. Nested values are first delimited without being parsed, so
-//! a caller can look them up by their text.
+//! it appears. A nested value can also be delimited without being parsed,
+//! so a caller can look it up by its text.
 //!
 //! It accepts only what serde_json accepts, and yields the same values.
 //! Where it is unsure it gives up (`None`) and the caller takes serde_json's
@@ -18,8 +18,59 @@
 //! value types, and sonic-rs wants CPU-specific builds for its speed).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
+use contraband_event::{Fields, KeyCache};
 use serde_json::Value;
+
+/// Reads the members of the object `text` holds into fields, their names
+/// shared through `keys` (a stream's records repeat their names, mostly in
+/// order). `special` sees each name first and may take the member's value
+/// itself (`Some(true)`). `None` when the text is not an object
+/// [`ObjectScan`] accepts, or `special` gives up.
+pub(crate) fn read_fields<'t>(
+    text: &'t str,
+    keys: &mut KeyCache,
+    mut special: impl FnMut(&str, &mut ObjectScan<'t>) -> Option<bool>,
+) -> Option<Fields> {
+    let mut fields = Fields::with_capacity(fields_room(keys));
+    let mut scan = ObjectScan::open(text)?;
+    let mut position = 0;
+    loop {
+        let expected = keys.at(position).map(|k| &**k);
+        let name: Arc<str> = match scan.next_name(expected).ok()? {
+            None => return Some(fields),
+            Some(Name::Expected) => Arc::clone(keys.at(position)?),
+            Some(Name::Read(Cow::Borrowed(name))) => keys.name(position, name),
+            // Only names read without escapes are kept, so each kept name
+            // is valid JSON between quotes as it stands, as `next_name`
+            // needs of the name it expects.
+            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
+        };
+        if !special(&name, &mut scan)? {
+            let value = scan.value()?;
+            fields.insert(name, value);
+        }
+        position += 1;
+    }
+}
+
+/// Room for a record's fields, made at once: growing the list step by step
+/// reallocates it four times. The stream's longest record so far, plus what
+/// a mapping adds, is usually exact; a guess sized to the first record's
+/// start is [`FIELDS_HINT`]. Kept small on purpose: glibc serves blocks up
+/// to ~1 KB (18 fields) from a per-thread cache, larger ones at several
+/// times the cost.
+fn fields_room(keys: &KeyCache) -> usize {
+    match keys.positions() {
+        0 => FIELDS_HINT,
+        n => n + MAPPING_ROOM,
+    }
+}
+
+const FIELDS_HINT: usize = 18;
+/// Fields a mapping commonly adds to a record (copies under Sigma names).
+const MAPPING_ROOM: usize = 4;
 
 /// A member's name as [`ObjectScan::next_name`] found it.
 #[derive(Debug, PartialEq)]
