@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::ops::ControlFlow;
 
-use contraband_event::{Event, LogSource, Timestamp, Value};
+use contraband_event::{Event, LogSource, Timestamp, Value, ValueRef};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
@@ -88,7 +88,7 @@ fn pod_create() -> Event {
 }
 
 /// Every value `path` reaches, as a rule's value test sees them.
-fn values<'a>(event: &'a Event, path: &str) -> Vec<&'a Value> {
+fn values<'a>(event: &'a Event, path: &str) -> Vec<ValueRef<'a>> {
     let mut out = Vec::new();
     let _ = event.visit(path, &mut |v| {
         out.push(v);
@@ -133,7 +133,10 @@ fn lookup(c: &mut Criterion) {
     let event = pod_create();
     let cases = cases();
     for (path, expected) in &cases {
-        let got: Vec<Value> = values(&event, path).into_iter().cloned().collect();
+        let got: Vec<Value> = values(&event, path)
+            .into_iter()
+            .map(ValueRef::to_value)
+            .collect();
         assert_eq!(&got, expected, "lookup of {path}");
     }
     let mut group = c.benchmark_group("field_lookup");

@@ -4,8 +4,8 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::path::{first_leaf, visit_map, visit_path, visit_strings};
-use crate::{ContainerContext, Fields, LogSource, Timestamp};
+use crate::path::{first_leaf, visit_map, visit_path, visit_strings, AsJson, Object, Visitor};
+use crate::{ContainerContext, Fields, LogSource, Timestamp, ValueRef};
 
 /// Where an event came from, precisely enough to find it again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -143,10 +143,16 @@ impl Event {
     /// Calls `f` on each value the Sigma field `name` has in this event,
     /// until `f` breaks. `container.*` names read the container context;
     /// every other name reads the fields.
-    pub fn visit<'a>(
+    pub fn visit<'a>(&'a self, name: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+        self.visit_in(&self.fields, name, f)
+    }
+
+    /// [`Event::visit`] with the fields read through `fields`.
+    fn visit_in<'a, O: Object<'a>>(
         &'a self,
+        fields: O,
         name: &str,
-        f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+        f: &mut Visitor<'_, 'a>,
     ) -> ControlFlow<()> {
         if let Some(rest) = name.strip_prefix(CONTAINER_PREFIX) {
             if let Some(container) = self.container_view() {
@@ -160,14 +166,30 @@ impl Event {
                 }
             }
         }
-        visit_map(&self.fields, name, f)
+        visit_map(fields, name, f)
     }
 
-    /// The first value of field `name`, if it has any.
+    /// The first value of field `name` as JSON, if it has any.
     pub fn get(&self, name: &str) -> Option<&Value> {
         if !name.contains('.') {
             // A plain name: one lookup, no path walk.
             return self.fields.get(name).map(first_leaf);
+        }
+        let mut first = None;
+        let _ = self.visit_in(AsJson(&self.fields), name, &mut |v| {
+            first = v.as_json();
+            ControlFlow::Break(())
+        });
+        first
+    }
+
+    /// The first value of field `name`, as it is held (see [`ValueRef`]).
+    pub fn get_ref(&self, name: &str) -> Option<ValueRef<'_>> {
+        if !name.contains('.') {
+            return self.fields.get_ref(name).map(|v| match v {
+                ValueRef::Json(json) => ValueRef::Json(first_leaf(json)),
+                text => text,
+            });
         }
         let mut first = None;
         let _ = self.visit(name, &mut |v| {
@@ -180,8 +202,11 @@ impl Event {
     /// The first value of field `name` as text (numbers and booleans are
     /// rendered; objects and arrays are not text).
     pub fn get_str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
-        match self.get(name)? {
-            Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        let v = self.get_ref(name)?;
+        if let Some(s) = v.as_str() {
+            return Some(std::borrow::Cow::Borrowed(s));
+        }
+        match v.as_json()? {
             Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
             Value::Bool(b) => Some(std::borrow::Cow::Owned(b.to_string())),
             _ => None,
@@ -189,10 +214,7 @@ impl Event {
     }
 
     /// Calls `f` on every scalar in the event's fields, for keyword searches.
-    pub fn for_each_scalar<'a>(
-        &'a self,
-        f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
+    pub fn for_each_scalar<'a>(&'a self, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
         for v in self.fields.values() {
             visit_strings(v, f)?;
         }
@@ -298,10 +320,11 @@ mod tests {
         ] {
             let mut first = None;
             let _ = event.visit(name, &mut |v| {
-                first = Some(v);
+                first = Some(v.to_value());
                 ControlFlow::Break(())
             });
-            assert_eq!(event.get(name), first, "{name}");
+            assert_eq!(event.get(name), first.as_ref(), "{name}");
+            assert_eq!(event.get_ref(name).map(ValueRef::to_value), first, "{name}");
         }
         assert_eq!(event.get("list"), Some(&json!("a")));
         assert_eq!(event.get("empty"), Some(&json!([])));

@@ -7,13 +7,22 @@
 //! short keys costs a fraction of hashing it once. Objects past
 //! [`INDEX_FROM`] keys (rare, and possibly hostile) get a hash index so a
 //! lookup never walks a long list.
+//!
+//! A plain string read from a record is kept as its place in the record's
+//! text (the record is one shared `Arc<str>` the event holds anyway):
+//! most of an event's values are read as text or not at all, and building
+//! a `String` per value and freeing it was a fifth of decoding an event.
+//! Readers that want JSON get it built on first ask.
 
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+
+use crate::ValueRef;
 
 /// From this many fields on, lookups go through a hash index.
 const INDEX_FROM: usize = 32;
@@ -38,6 +47,8 @@ pub struct Fields {
     /// nesting, and resolving it takes one lookup per level.
     dotted: OnceLock<bool>,
     index: Option<Box<Index>>,
+    /// The record [`Slot::Text`] values are places in.
+    record: Option<Arc<str>>,
 }
 
 /// One name and value of [`Fields`] (its iterators' storage).
@@ -48,7 +59,23 @@ pub struct Entry {
     /// 1 + the position of the next name in this one's tag bucket, or 0.
     next_in_bucket: u8,
     name: Arc<str>,
-    value: Value,
+    value: Slot,
+}
+
+/// A field's value: JSON, or a plain string left in the record until a
+/// reader asks for it as JSON.
+#[derive(Clone)]
+enum Slot {
+    Json(Value),
+    Text {
+        /// Byte range in [`Fields::record`], checked when it was set.
+        start: u32,
+        end: u32,
+        /// The string as JSON, once asked for. Boxed so a slot is no
+        /// larger than a `Value` (the list of fields stays small enough
+        /// for glibc's per-thread cache).
+        json: OnceLock<Box<Value>>,
+    },
 }
 
 /// A cheap fingerprint of a name, from its length and three of its bytes:
@@ -168,6 +195,15 @@ impl Fields {
         }
     }
 
+    /// Room for `n` fields whose plain strings may stay in `record`
+    /// ([`Fields::insert_text`]).
+    pub fn over_record(record: Arc<str>, n: usize) -> Fields {
+        Fields {
+            record: Some(record),
+            ..Fields::with_capacity(n)
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -190,8 +226,42 @@ impl Fields {
         self.first.find(&self.entries, key, tag)
     }
 
+    /// The value of `key` as JSON (a string kept as text is built now, once).
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).map(|i| &self.entries[i].value)
+        self.position(key)
+            .map(|i| self.json(&self.entries[i].value))
+    }
+
+    /// The value of `key`, as it is held.
+    #[inline]
+    pub fn get_ref(&self, key: &str) -> Option<ValueRef<'_>> {
+        self.position(key)
+            .map(|i| self.value_ref(&self.entries[i].value))
+    }
+
+    #[inline]
+    fn value_ref<'a>(&'a self, slot: &'a Slot) -> ValueRef<'a> {
+        match slot {
+            Slot::Json(v) => ValueRef::Json(v),
+            Slot::Text { start, end, .. } => ValueRef::Text(self.text(*start, *end)),
+        }
+    }
+
+    fn text(&self, start: u32, end: u32) -> &str {
+        text_at(self.record.as_deref(), start, end)
+    }
+
+    fn json<'a>(&'a self, slot: &'a Slot) -> &'a Value {
+        match slot {
+            Slot::Json(v) => v,
+            Slot::Text { start, end, json } => {
+                json.get_or_init(|| Box::new(Value::String(self.text(*start, *end).to_owned())))
+            }
+        }
+    }
+
+    fn take_json(&self, slot: Slot) -> Value {
+        slot_into_json(self.record.as_deref(), slot)
     }
 
     /// Does some name contain a dot (a flat spelling of a nested name)?
@@ -212,9 +282,37 @@ impl Fields {
         key: K,
         value: Value,
     ) -> Option<Value> {
+        self.insert_slot(key, Slot::Json(value))
+    }
+
+    /// Sets `key` to the string at `range` of the record these fields are
+    /// [over](Fields::over_record), which must hold no escapes: it is the
+    /// value as it stands. `None`, and nothing set, when there is no
+    /// record or `range` is not a string in it.
+    pub fn insert_text<K: AsRef<str> + Into<Arc<str>>>(
+        &mut self,
+        key: K,
+        range: Range<usize>,
+    ) -> Option<()> {
+        self.record.as_deref()?.get(range.clone())?;
+        let slot = Slot::Text {
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+            json: OnceLock::new(),
+        };
+        self.insert_slot(key, slot);
+        Some(())
+    }
+
+    fn insert_slot<K: AsRef<str> + Into<Arc<str>>>(
+        &mut self,
+        key: K,
+        value: Slot,
+    ) -> Option<Value> {
         let tag = tag(key.as_ref());
         if let Some(i) = self.position_tagged(key.as_ref(), tag) {
-            return Some(std::mem::replace(&mut self.entries[i].value, value));
+            let old = std::mem::replace(&mut self.entries[i].value, value);
+            return Some(self.take_json(old));
         }
         self.push_new(tag, key.into(), value);
         None
@@ -224,13 +322,24 @@ impl Fields {
     pub fn insert_if_absent(&mut self, key: &str, value: Value) {
         let tag = tag(key);
         if self.position_tagged(key, tag).is_none() {
-            self.push_new(tag, Arc::from(key), value);
+            self.push_new(tag, Arc::from(key), Slot::Json(value));
         }
+    }
+
+    /// Sets `to` to a copy of the value of `from` (a string kept as text
+    /// stays text). False when `from` has no value.
+    pub fn copy_value(&mut self, from: &str, to: &str) -> bool {
+        let Some(i) = self.position(from) else {
+            return false;
+        };
+        let value = self.entries[i].value.clone();
+        self.insert_slot(to, value);
+        true
     }
 
     /// Appends a name known to be absent (with its [`tag`]), keeping the
     /// index in step.
-    fn push_new(&mut self, tag: u32, name: Arc<str>, value: Value) {
+    fn push_new(&mut self, tag: u32, name: Arc<str>, value: Slot) {
         self.dotted = OnceLock::new();
         let last = self.entries.len();
         let mut entry = Entry {
@@ -262,19 +371,46 @@ impl Fields {
             self.index =
                 (self.entries.len() >= INDEX_FROM).then(|| Box::new(Index::build(&self.entries)));
         }
-        Some(value)
+        Some(self.take_json(value))
     }
 
+    /// Names and values as JSON (strings kept as text are built now, once).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
         self.into_iter()
+    }
+
+    /// Names and values as they are held: what a reader that wants text
+    /// should walk.
+    pub fn refs(&self) -> impl ExactSizeIterator<Item = (&str, ValueRef<'_>)> {
+        self.entries
+            .iter()
+            .map(|e| (&*e.name, self.value_ref(&e.value)))
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
         self.entries.iter().map(|e| &*e.name)
     }
 
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
-        self.entries.iter().map(|e| &e.value)
+    /// Values as they are held (see [`Fields::refs`]).
+    pub fn values(&self) -> impl ExactSizeIterator<Item = ValueRef<'_>> {
+        self.entries.iter().map(|e| self.value_ref(&e.value))
+    }
+}
+/// The text of a [`Slot::Text`] in `record`.
+fn text_at(record: Option<&str>, start: u32, end: u32) -> &str {
+    // Checked by `insert_text`, and the record does not change.
+    let record = record.unwrap_or_default();
+    record.get(start as usize..end as usize).unwrap_or_default()
+}
+
+/// Takes a slot out as an owned value.
+fn slot_into_json(record: Option<&str>, slot: Slot) -> Value {
+    match slot {
+        Slot::Json(v) => v,
+        Slot::Text { start, end, json } => match json.into_inner() {
+            Some(v) => *v,
+            None => Value::String(text_at(record, start, end).to_owned()),
+        },
     }
 }
 
@@ -329,7 +465,7 @@ impl KeyCache {
 
 impl std::fmt::Debug for Fields {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        f.debug_map().entries(self.refs()).finish()
     }
 }
 
@@ -337,7 +473,7 @@ impl std::fmt::Debug for Fields {
 /// (as JSON objects compare).
 impl PartialEq for Fields {
     fn eq(&self, other: &Fields) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        self.len() == other.len() && self.refs().all(|(k, v)| other.get_ref(k) == Some(v))
     }
 }
 
@@ -358,28 +494,71 @@ impl From<Map<String, Value>> for Fields {
     }
 }
 
-impl IntoIterator for Fields {
+/// [`Fields`]' names and values, taken out as JSON.
+pub struct IntoIter {
+    record: Option<Arc<str>>,
+    entries: std::vec::IntoIter<Entry>,
+}
+
+impl Iterator for IntoIter {
     type Item = (Arc<str>, Value);
-    type IntoIter = std::iter::Map<std::vec::IntoIter<Entry>, fn(Entry) -> (Arc<str>, Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter().map(|e| (e.name, e.value))
+    fn next(&mut self) -> Option<(Arc<str>, Value)> {
+        let e = self.entries.next()?;
+        Some((e.name, slot_into_json(self.record.as_deref(), e.value)))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
     }
 }
 
+impl ExactSizeIterator for IntoIter {}
+
+impl IntoIterator for Fields {
+    type Item = (Arc<str>, Value);
+    type IntoIter = IntoIter;
+    fn into_iter(self) -> IntoIter {
+        IntoIter {
+            record: self.record,
+            entries: self.entries.into_iter(),
+        }
+    }
+}
+
+/// [`Fields`]' names and values as JSON (see [`Fields::iter`]).
+pub struct Iter<'a> {
+    fields: &'a Fields,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a Value);
+    fn next(&mut self) -> Option<(&'a str, &'a Value)> {
+        let e = self.entries.next()?;
+        Some((&*e.name, self.fields.json(&e.value)))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 impl<'a> IntoIterator for &'a Fields {
     type Item = (&'a str, &'a Value);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, Entry>, fn(&'a Entry) -> (&'a str, &'a Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|e| (&*e.name, &e.value))
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        Iter {
+            fields: self,
+            entries: self.entries.iter(),
+        }
     }
 }
 
 impl Serialize for Fields {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.len()))?;
-        for (k, v) in self {
-            map.serialize_entry(k, v)?;
+        for (k, v) in self.refs() {
+            map.serialize_entry(k, &v)?;
         }
         map.end()
     }
@@ -392,6 +571,72 @@ mod tests {
 
     fn sample(n: usize) -> Fields {
         (0..n).map(|i| (format!("f{i}"), json!(i))).collect()
+    }
+
+    #[test]
+    fn a_text_slot_costs_no_more_room_than_a_value() {
+        assert_eq!(
+            std::mem::size_of::<Slot>(),
+            std::mem::size_of::<Value>(),
+            "the field list must stay within glibc's per-thread cache"
+        );
+    }
+
+    #[test]
+    fn text_values_read_as_the_strings_they_are() {
+        let record: Arc<str> = Arc::from(r#"{"a":"xy","n":1,"b":"zz"}"#);
+        let mut f = Fields::over_record(record.clone(), 4);
+        f.insert_text("a", 6..8).unwrap();
+        f.insert("n", json!(1));
+        f.insert_text("b", 21..23).unwrap();
+        assert_eq!(f.get_ref("a"), Some(ValueRef::Text("xy")));
+        assert_eq!(f.get("a"), Some(&json!("xy")), "built as JSON on ask");
+        assert_eq!(f.get_ref("a"), Some(ValueRef::Text("xy")), "still text");
+        assert_eq!(
+            f,
+            Fields::from(
+                json!({"a": "xy", "n": 1, "b": "zz"})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            )
+        );
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"a":"xy","n":1,"b":"zz"}"#
+        );
+        assert!(f.copy_value("b", "c"));
+        assert!(!f.copy_value("missing", "d"));
+        assert_eq!(f.get_ref("c"), Some(ValueRef::Text("zz")));
+        assert_eq!(f.insert("a", json!(2)), Some(json!("xy")));
+        assert_eq!(f.shift_remove("b"), Some(json!("zz")));
+        let owned: Vec<(String, Value)> = f
+            .clone()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(
+            owned,
+            [
+                ("a".into(), json!(2)),
+                ("n".into(), json!(1)),
+                ("c".into(), json!("zz"))
+            ]
+        );
+        assert_eq!(
+            f.values().map(ValueRef::to_value).collect::<Vec<_>>(),
+            [json!(2), json!(1), json!("zz")]
+        );
+        // Not a string of the record: refused, nothing set.
+        assert_eq!(f.insert_text("e", 19..40), None);
+        assert_eq!(f.insert_text("e", 0..1).map(|_| ()), Some(()));
+        assert_eq!(Fields::new().insert_text("e", 0..0), None, "no record");
+        let mut bad = Fields::over_record(Arc::from("é"), 1);
+        assert_eq!(
+            bad.insert_text("x", 0..1),
+            None,
+            "not at a character boundary"
+        );
     }
 
     #[test]

@@ -16,11 +16,13 @@ mod fields;
 mod logsource;
 mod path;
 mod time;
+mod value_ref;
 
 pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, SharedContainer, CONTAINER_PREFIX};
-pub use fields::{Fields, KeyCache};
+pub use fields::{Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter, KeyCache};
 pub use logsource::LogSource;
-pub use path::{visit_map, visit_path, visit_strings, Object};
+pub use path::{visit_map, visit_path, visit_strings, Object, Visitor};
 pub use serde_json::{Map, Value};
 pub use time::{parse_time, TimeError, Timestamp};
+pub use value_ref::ValueRef;

@@ -4,31 +4,50 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value};
 
-use crate::Fields;
+use crate::{Fields, ValueRef};
+
+/// What a visit calls on each value it reaches, until it breaks.
+pub type Visitor<'v, 'a> = dyn FnMut(ValueRef<'a>) -> ControlFlow<()> + 'v;
 
 /// A JSON object as [`visit_map`] reads it: an event's top-level
-/// [`Fields`] or an object nested in a value.
-pub trait Object {
-    fn lookup(&self, key: &str) -> Option<&Value>;
+/// [`Fields`] or an object nested in a value. A reference, so what it finds
+/// lives as long as the object.
+pub trait Object<'a>: Copy {
+    fn lookup(self, key: &str) -> Option<ValueRef<'a>>;
     /// Does some key contain a dot (a flat spelling of a nested name)?
-    fn has_dotted_key(&self) -> bool;
+    fn has_dotted_key(self) -> bool;
 }
 
-impl Object for Map<String, Value> {
-    fn lookup(&self, key: &str) -> Option<&Value> {
-        self.get(key)
+impl<'a> Object<'a> for &'a Map<String, Value> {
+    fn lookup(self, key: &str) -> Option<ValueRef<'a>> {
+        self.get(key).map(ValueRef::Json)
     }
-    fn has_dotted_key(&self) -> bool {
+    fn has_dotted_key(self) -> bool {
         self.keys().any(|k| k.contains('.'))
     }
 }
 
-impl Object for Fields {
-    fn lookup(&self, key: &str) -> Option<&Value> {
-        self.get(key)
+impl<'a> Object<'a> for &'a Fields {
+    #[inline]
+    fn lookup(self, key: &str) -> Option<ValueRef<'a>> {
+        self.get_ref(key)
     }
-    fn has_dotted_key(&self) -> bool {
+    fn has_dotted_key(self) -> bool {
         Fields::has_dotted_key(self)
+    }
+}
+
+/// [`Fields`] read as JSON only: strings kept as text are built as JSON
+/// when reached, for a caller that needs a `&Value`.
+#[derive(Clone, Copy)]
+pub(crate) struct AsJson<'a>(pub &'a Fields);
+
+impl<'a> Object<'a> for AsJson<'a> {
+    fn lookup(self, key: &str) -> Option<ValueRef<'a>> {
+        self.0.get(key).map(ValueRef::Json)
+    }
+    fn has_dotted_key(self) -> bool {
+        self.0.has_dotted_key()
     }
 }
 
@@ -44,11 +63,7 @@ impl Object for Fields {
 ///   treats a list-valued field as matching when any element matches), but
 ///   an empty array or an object is visited as itself so `exists` and `null`
 ///   checks still see it.
-pub fn visit_path<'a>(
-    root: &'a Value,
-    path: &str,
-    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
-) -> ControlFlow<()> {
+pub fn visit_path<'a>(root: &'a Value, path: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     match root {
         Value::Object(map) if map.len() <= SMALL_OBJECT => visit_small_map(map, path, f),
         Value::Object(map) => visit_map(map, path, f),
@@ -76,14 +91,14 @@ pub fn visit_path<'a>(
 }
 
 /// [`visit_path`] starting from an object's map.
-pub fn visit_map<'a, O: Object>(
-    map: &'a O,
+pub fn visit_map<'a, O: Object<'a>>(
+    map: O,
     path: &str,
-    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+    f: &mut Visitor<'_, 'a>,
 ) -> ControlFlow<()> {
     let Some(first_dot) = path.bytes().position(|b| b == b'.') else {
         return match map.lookup(path) {
-            Some(v) => visit_leaf(v, f),
+            Some(v) => visit_leaf_ref(v, f),
             None => ControlFlow::Continue(()),
         };
     };
@@ -95,18 +110,19 @@ pub fn visit_map<'a, O: Object>(
     let deep = path.as_bytes()[first_dot + 1..].contains(&b'.');
     if deep && !map.has_dotted_key() {
         return match map.lookup(&path[..first_dot]) {
-            Some(v) => visit_path(v, &path[first_dot + 1..], f),
-            None => ControlFlow::Continue(()),
+            Some(ValueRef::Json(v)) => visit_path(v, &path[first_dot + 1..], f),
+            // Text has nothing under it.
+            _ => ControlFlow::Continue(()),
         };
     }
     if let Some(v) = map.lookup(path) {
-        return visit_leaf(v, f);
+        return visit_leaf_ref(v, f);
     }
     for (i, b) in path.bytes().enumerate() {
         if b != b'.' {
             continue;
         }
-        if let Some(v) = map.lookup(&path[..i]) {
+        if let Some(ValueRef::Json(v)) = map.lookup(&path[..i]) {
             visit_path(v, &path[i + 1..], f)?;
         }
     }
@@ -129,7 +145,7 @@ const SMALL_OBJECT_PREFIXES: usize = 4;
 fn visit_small_map<'a>(
     map: &'a Map<String, Value>,
     path: &str,
-    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+    f: &mut Visitor<'_, 'a>,
 ) -> ControlFlow<()> {
     let p = path.as_bytes();
     let mut prefixes: [(usize, Option<&'a Value>); SMALL_OBJECT_PREFIXES] =
@@ -176,42 +192,47 @@ pub(crate) fn first_leaf(v: &Value) -> &Value {
     }
 }
 
-fn visit_leaf<'a>(
-    v: &'a Value,
-    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
-) -> ControlFlow<()> {
+fn visit_leaf<'a>(v: &'a Value, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     match v {
         Value::Array(items) if !items.is_empty() => {
             for item in items {
-                f(item)?;
+                f(ValueRef::Json(item))?;
             }
             ControlFlow::Continue(())
         }
-        _ => f(v),
+        _ => f(ValueRef::Json(v)),
+    }
+}
+
+#[inline]
+fn visit_leaf_ref<'a>(v: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+    match v {
+        ValueRef::Json(v) => visit_leaf(v, f),
+        text => f(text),
     }
 }
 
 /// Calls `f` on every scalar in the tree (strings, numbers, booleans), for
 /// Sigma keyword searches that name no field.
-pub fn visit_strings<'a>(
-    root: &'a Value,
-    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    match root {
+pub fn visit_strings<'a>(root: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+    let ValueRef::Json(json) = root else {
+        return f(root);
+    };
+    match json {
         Value::Object(map) => {
             for v in map.values() {
-                visit_strings(v, f)?;
+                visit_strings(ValueRef::Json(v), f)?;
             }
             ControlFlow::Continue(())
         }
         Value::Array(items) => {
             for v in items {
-                visit_strings(v, f)?;
+                visit_strings(ValueRef::Json(v), f)?;
             }
             ControlFlow::Continue(())
         }
         Value::Null => ControlFlow::Continue(()),
-        scalar => f(scalar),
+        _ => f(root),
     }
 }
 
@@ -223,7 +244,7 @@ mod tests {
     fn collect(root: &Value, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let _ = visit_path(root, path, &mut |v| {
-            out.push(v.clone());
+            out.push(v.to_value());
             ControlFlow::Continue(())
         });
         out
@@ -260,12 +281,12 @@ mod tests {
     fn small_and_general(map: &Map<String, Value>, path: &str) -> (Vec<Value>, Vec<Value>) {
         let mut small = Vec::new();
         let _ = visit_small_map(map, path, &mut |v| {
-            small.push(v.clone());
+            small.push(v.to_value());
             ControlFlow::Continue(())
         });
         let mut general = Vec::new();
         let _ = visit_map(map, path, &mut |v| {
-            general.push(v.clone());
+            general.push(v.to_value());
             ControlFlow::Continue(())
         });
         (small, general)

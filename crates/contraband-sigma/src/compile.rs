@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine as _;
-use contraband_event::{parse_time, Event, Value};
+use contraband_event::{parse_time, Event, Value, ValueRef};
 use ipnet::IpNet;
 use yaml_serde::Value as Yaml;
 
@@ -1219,9 +1219,11 @@ impl std::fmt::Write for NumBuf {
 
 /// Call `f` with the text form of a scalar (numbers and booleans rendered).
 #[inline]
-fn with_text<R>(v: &Value, f: impl FnOnce(&str) -> R) -> Option<R> {
-    match v {
-        Value::String(s) => Some(f(s)),
+fn with_text<R>(v: ValueRef<'_>, f: impl FnOnce(&str) -> R) -> Option<R> {
+    if let Some(s) = v.as_str() {
+        return Some(f(s));
+    }
+    match v.as_json()? {
         Value::Bool(b) => Some(f(if *b { "true" } else { "false" })),
         Value::Number(n) => {
             let mut nb = NumBuf {
@@ -1235,25 +1237,25 @@ fn with_text<R>(v: &Value, f: impl FnOnce(&str) -> R) -> Option<R> {
     }
 }
 
-fn as_number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => {
-            let t = s.trim();
-            if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                return i64::from_str_radix(hex, 16).ok().map(|x| x as f64);
-            }
-            t.parse().ok()
+fn as_number(v: ValueRef<'_>) -> Option<f64> {
+    if let Some(s) = v.as_str() {
+        let t = s.trim();
+        if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            return i64::from_str_radix(hex, 16).ok().map(|x| x as f64);
         }
+        return t.parse().ok();
+    }
+    match v.as_json()? {
+        Value::Number(n) => n.as_f64(),
         Value::Bool(b) => Some(*b as u8 as f64),
         _ => None,
     }
 }
 
-fn time_part(v: &Value, part: TimePart) -> Option<f64> {
-    let ts = match v {
-        Value::String(s) => parse_time(s).ok()?,
-        Value::Number(n) => parse_time(&n.to_string()).ok()?,
+fn time_part(v: ValueRef<'_>, part: TimePart) -> Option<f64> {
+    let ts = match (v.as_str(), v.as_json()) {
+        (Some(s), _) => parse_time(s).ok()?,
+        (None, Some(Value::Number(n))) => parse_time(&n.to_string()).ok()?,
         _ => return None,
     };
     let t = jiff::Timestamp::from_nanosecond(ts.0 as i128)
@@ -1290,14 +1292,13 @@ fn ref_cmp(a: &str, b: &str, kind: RefKind, ci: bool) -> bool {
 
 /// Does value-level test `t` hold for value `v` of an event?
 #[inline]
-fn value_test(t: &VTest, v: &Value, event: &Event) -> bool {
+fn value_test(t: &VTest, v: ValueRef<'_>, event: &Event) -> bool {
     match t {
         VTest::Str(m) => with_text(v, |s| m.is_match(s)).unwrap_or(false),
         VTest::Num { op, rhs } => as_number(v).is_some_and(|x| op.test(x, *rhs)),
-        VTest::Cidr(net) => match v {
-            Value::String(s) => s.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
-            _ => false,
-        },
+        VTest::Cidr(net) => v
+            .as_str()
+            .is_some_and(|s| s.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip))),
         VTest::Time { part, op, rhs } => time_part(v, *part).is_some_and(|x| op.test(x, *rhs)),
         VTest::FieldRef { other, kind, ci } => {
             let mut hit = false;
@@ -1320,7 +1321,7 @@ fn value_test(t: &VTest, v: &Value, event: &Event) -> bool {
 }
 
 #[inline]
-fn ac_hit(ac: &Option<AnyOf>, v: &Value) -> bool {
+fn ac_hit(ac: &Option<AnyOf>, v: ValueRef<'_>) -> bool {
     match ac {
         Some(any) => with_text(v, |s| any.is_match(s)).unwrap_or(false),
         None => false,
@@ -1336,10 +1337,10 @@ fn field_level(t: &VTest, seen_value: bool, seen_null: bool) -> Option<bool> {
     }
 }
 
-fn is_nullish(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Array(a) => a.is_empty(),
+fn is_nullish(v: ValueRef<'_>) -> bool {
+    match v.as_json() {
+        Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
         _ => false,
     }
 }
@@ -1440,7 +1441,7 @@ impl Node {
                         if !is_nullish(v)
                             && (ac_hit(ac, v) || ts.iter().any(|t| value_test(t, v, event)))
                         {
-                            let pair = (ft.field.to_string(), v.clone());
+                            let pair = (ft.field.to_string(), v.to_value());
                             if !out.contains(&pair) {
                                 out.push(pair);
                             }
@@ -1451,12 +1452,12 @@ impl Node {
                 }
             }
             Node::Keyword(kt) => {
-                for (name, root) in event.fields.iter() {
+                for (name, root) in event.fields.refs() {
                     let _ = contraband_event::visit_strings(root, &mut |v| {
                         let hit = ac_hit(&kt.any_contains, v)
                             || kt.tests.iter().any(|t| value_test(t, v, event));
                         if hit {
-                            let pair = (name.to_string(), v.clone());
+                            let pair = (name.to_string(), v.to_value());
                             if !out.contains(&pair) {
                                 out.push(pair);
                             }

@@ -22,7 +22,7 @@ enum Source<'a> {
     /// Somewhere in the container context (`container.*`).
     Container,
 }
-use contraband_event::{visit_strings, Event, LogSource, Value, CONTAINER_PREFIX};
+use contraband_event::{visit_strings, Event, LogSource, Value, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
 use crate::RuleSet;
@@ -131,17 +131,17 @@ impl Prefilter {
         }
         let Some(ac) = &self.ac else { return };
         let mut buf = itoa_buf::Buf::default();
-        let mut scan_text = |from: Source, v: &Value| {
-            let text: &str = match v {
-                Value::String(s) => s,
-                Value::Bool(b) => {
+        let mut scan_text = |from: Source, v: ValueRef<'_>| {
+            let text: &str = match (v.as_str(), v.as_json()) {
+                (Some(s), _) => s,
+                (None, Some(Value::Bool(b))) => {
                     if *b {
                         "true"
                     } else {
                         "false"
                     }
                 }
-                Value::Number(n) => buf.render(n),
+                (None, Some(Value::Number(n))) => buf.render(n),
                 _ => return ControlFlow::Continue(()),
             };
             ac.each_match(text.as_bytes(), |pattern| {
@@ -162,11 +162,11 @@ impl Prefilter {
             // Keyword searches read every scalar; text is tagged with the
             // top-level key it sits under, which is all a field-keyed
             // literal needs (see `counts`).
-            for (key, v) in event.fields.iter() {
+            for (key, v) in event.fields.refs() {
                 let _ = visit_strings(v, &mut |s| scan_text(Source::Under(key), s));
             }
             if let Some(c) = event.container_view() {
-                let _ = visit_strings(c, &mut |s| scan_text(Source::Container, s));
+                let _ = visit_strings(c.into(), &mut |s| scan_text(Source::Container, s));
             }
         } else {
             // Only the fields some filtered rule tests, reached exactly as
@@ -176,7 +176,7 @@ impl Prefilter {
                 if !field.contains('.') {
                     // A plain name reaches one value, every scalar under
                     // which is scanned: one lookup, no path walk.
-                    if let Some(v) = event.fields.get(field) {
+                    if let Some(v) = event.fields.get_ref(field) {
                         let _ = visit_strings(v, &mut |s| scan_text(from, s));
                     }
                     continue;

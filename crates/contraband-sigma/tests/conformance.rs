@@ -138,9 +138,9 @@ fn sigmahq_regression_data_fires() {
 fn prefilter_admits(e: &contraband_event::Event, lits: &[String]) -> bool {
     let mut texts = Vec::new();
     let _ = e.for_each_scalar(&mut |v| {
-        texts.push(match v {
-            serde_json::Value::String(s) => s.to_ascii_lowercase(),
-            other => other.to_string().to_ascii_lowercase(),
+        texts.push(match v.as_str() {
+            Some(s) => s.to_ascii_lowercase(),
+            None => v.to_value().to_string().to_ascii_lowercase(),
         });
         std::ops::ControlFlow::Continue(())
     });

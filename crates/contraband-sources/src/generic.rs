@@ -1,9 +1,10 @@
 //! JSON objects whose fields already use Sigma names.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use contraband_event::{
-    ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp,
+    ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp, ValueRef,
 };
 use serde_json::Value;
 
@@ -40,7 +41,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 /// else (not an object, a non-object container, a container that does not
 /// deserialize, bad JSON): the caller then takes the general path, which
 /// reports the error as before.
-pub(crate) fn parse_fast(text: &str, seen: &mut Seen) -> Option<Parts> {
+pub(crate) fn parse_fast(text: &Arc<str>, seen: &mut Seen) -> Option<Parts> {
     let (mut logsource, mut container) = (None, None);
     let containers = &mut seen.containers;
     let fields = read_fields(text, &mut seen.keys, |name, scan| {
@@ -180,13 +181,13 @@ fn decode_parts(
         .mapping
         .time_fields()
         .iter()
-        .find_map(|k| fields.get(k).and_then(time_of))
+        .find_map(|k| fields.get_ref(k).and_then(time_of))
         .unwrap_or(Timestamp(0));
     let host = ctx
         .mapping
         .host_fields()
         .iter()
-        .find_map(|k| fields.get(k).and_then(Value::as_str))
+        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str))
         .map(str::to_string);
     let given = stated.is_some() || ctx.opts.logsource.is_some();
     let base = stated
@@ -216,7 +217,10 @@ mod tests {
         let b = r#"{"Image":"/bin/ls","container":{"id":"abc","image":"alpine:3"}}"#;
         let c = r#"{"Image":"/bin/ls","container":{"id":"abd","image":"alpine:3"}}"#;
         let mut context = |text| {
-            let shared = parse_fast(text, &mut seen).unwrap().container.unwrap();
+            let shared = parse_fast(&Arc::from(text), &mut seen)
+                .unwrap()
+                .container
+                .unwrap();
             Arc::clone(shared.context())
         };
         let (first, second, other) = (context(a), context(b), context(c));
@@ -227,10 +231,16 @@ mod tests {
         // null, and a container that does not deserialize (left to the
         // general path, which reports it), are never cached as contexts.
         let none = r#"{"Image":"/bin/sh","container":null}"#;
-        assert!(parse_fast(none, &mut seen).unwrap().container.is_none());
+        assert!(parse_fast(&Arc::from(none), &mut seen)
+            .unwrap()
+            .container
+            .is_none());
         let bad = r#"{"Image":"/bin/sh","container":{"privileged":"yes"}}"#;
-        assert!(parse_fast(bad, &mut seen).is_none());
-        assert!(parse_fast(bad, &mut seen).is_none(), "and not on a retry");
+        assert!(parse_fast(&Arc::from(bad), &mut seen).is_none());
+        assert!(
+            parse_fast(&Arc::from(bad), &mut seen).is_none(),
+            "and not on a retry"
+        );
     }
 
     #[test]
@@ -276,13 +286,13 @@ mod tests {
         let mut seen = Seen::default();
         let record = format!(r#"{{"a":1,"container":{text} , "b":"x"}}"#);
         for _ in 0..2 {
-            let parts = parse_fast(&record, &mut seen).unwrap();
+            let parts = parse_fast(&Arc::from(record.as_str()), &mut seen).unwrap();
             let container = parts.container.unwrap();
             assert_eq!(container.context().image.as_deref(), Some("alpine:3"));
             assert_eq!(parts.fields.keys().collect::<Vec<_>>(), ["a", "b"]);
         }
         let broken = format!(r#"{{"a":1,"container":{text}"b":"x"}}"#);
-        assert!(parse_fast(&broken, &mut seen).is_none());
+        assert!(parse_fast(&Arc::from(broken.as_str()), &mut seen).is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contraband_event::{parse_time, Event, Timestamp};
+use contraband_event::{parse_time, Event, Timestamp, ValueRef};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -144,9 +144,12 @@ pub(crate) fn str_at(v: &Value, path: &[&str]) -> Option<String> {
 }
 
 /// A time from a JSON value: RFC 3339 text or epoch number.
-pub(crate) fn time_of(v: &Value) -> Option<Timestamp> {
-    match v {
-        Value::String(s) => parse_time(s).ok(),
+pub(crate) fn time_of<'a>(v: impl Into<ValueRef<'a>>) -> Option<Timestamp> {
+    let v = v.into();
+    if let Some(s) = v.as_str() {
+        return parse_time(s).ok();
+    }
+    match v.as_json()? {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 parse_time(&i.to_string()).ok()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use contraband_event::{
     image_registry, ContainerContext, Event, Fields, KeyCache, LogSource, Mount, Timestamp,
+    ValueRef,
 };
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -71,10 +72,10 @@ pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> R
 /// with the stream's earlier records. `None` for an `EventList` and for
 /// text [`read_fields`] does not take: the caller then takes the general
 /// path ([`decode`]), which reports any error.
-pub(crate) fn parse_fast(text: &str, keys: &mut KeyCache) -> Option<Fields> {
+pub(crate) fn parse_fast(text: &Arc<str>, keys: &mut KeyCache) -> Option<Fields> {
     let fields = read_fields(text, keys, |_, _| Some(false))?;
-    match fields.get("kind") {
-        Some(Value::String(k)) if k == "EventList" => None,
+    match fields.get_ref("kind").and_then(ValueRef::as_str) {
+        Some("EventList") => None,
         _ => Some(fields),
     }
 }
@@ -266,7 +267,7 @@ mod tests {
     /// text) and by the general one.
     fn both_ways(text: &str, keys: &mut KeyCache) -> (Option<Vec<Event>>, Vec<Event>) {
         let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
-        let fast = parse_fast(text, keys).map(|fields| {
+        let fast = parse_fast(&Arc::from(text), keys).map(|fields| {
             let mut out = Vec::new();
             let _ = decode_fast(fields, &ctx, &mut out);
             out
@@ -333,7 +334,7 @@ mod tests {
         // Not an audit event: the fast path reports it as the general does.
         let mut out = Vec::new();
         let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
-        let fields = parse_fast(r#"{"kind":"Pod","verb":"get"}"#, &mut keys).unwrap();
+        let fields = parse_fast(&Arc::from(r#"{"kind":"Pod","verb":"get"}"#), &mut keys).unwrap();
         let err = decode_fast(fields, &ctx, &mut out).unwrap_err();
         assert_eq!(err, "not a Kubernetes audit event: kind is \"Pod\"");
     }

@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use contraband_event::{visit_map, Fields, LogSource};
+use contraband_event::{visit_map, Fields, LogSource, ValueRef};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -92,16 +92,18 @@ struct TableKeys {
     host_fields: OnceLock<Vec<String>>,
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
+fn text(v: ValueRef<'_>) -> Option<String> {
+    if let Some(s) = v.as_str() {
+        return Some(s.to_owned());
+    }
+    match v.as_json()? {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
-fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<&'a Value> {
+fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<ValueRef<'a>> {
     let mut out = Vec::new();
     let _ = visit_map(fields, path, &mut |v| {
         out.push(v);
@@ -110,7 +112,7 @@ fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<&'a Value> {
     out
 }
 
-fn first_value<'a>(fields: &'a Fields, path: &str) -> Option<&'a Value> {
+fn first_value<'a>(fields: &'a Fields, path: &str) -> Option<ValueRef<'a>> {
     let mut found = None;
     let _ = visit_map(fields, path, &mut |v| {
         if v.is_null() || v.as_str() == Some("") {
@@ -139,8 +141,8 @@ impl Rule {
         }
         for (name, want) in &self.when {
             let wants: Vec<String> = match want {
-                Value::Array(items) => items.iter().filter_map(text).collect(),
-                other => text(other).into_iter().collect(),
+                Value::Array(items) => items.iter().filter_map(|v| text(v.into())).collect(),
+                other => text(other.into()).into_iter().collect(),
             };
             let found = values_of(fields, name).into_iter().any(|v| {
                 text(v).is_some_and(|have| wants.iter().any(|w| w.eq_ignore_ascii_case(&have)))
@@ -155,12 +157,12 @@ impl Rule {
 
 fn apply_copy(copy: &Map<String, Value>, fields: &mut Fields) {
     for (target, spec) in copy {
-        if fields.get(target).is_some_and(|v| !v.is_null()) {
+        if fields.get_ref(target).is_some_and(|v| !v.is_null()) {
             continue;
         }
         if let Some(v) = sources(spec)
             .into_iter()
-            .find_map(|s| first_value(fields, s).cloned())
+            .find_map(|s| first_value(fields, s).map(ValueRef::to_value))
         {
             fields.insert(target.clone(), v);
         }

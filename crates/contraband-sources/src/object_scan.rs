@@ -23,18 +23,19 @@ use std::sync::Arc;
 use contraband_event::{Fields, KeyCache};
 use serde_json::Value;
 
-/// Reads the members of the object `text` holds into fields, their names
+/// Reads the members of the object `record` holds into fields, their names
 /// shared through `keys` (a stream's records repeat their names, mostly in
-/// order). `special` sees each name first and may take the member's value
-/// itself (`Some(true)`). `None` when the text is not an object
-/// [`ObjectScan`] accepts, or `special` gives up.
+/// order). Strings without escapes stay in the record as text. `special`
+/// sees each name first and may take the member's value itself
+/// (`Some(true)`). `None` when the text is not an object [`ObjectScan`]
+/// accepts, or `special` gives up.
 pub(crate) fn read_fields<'t>(
-    text: &'t str,
+    record: &'t Arc<str>,
     keys: &mut KeyCache,
     mut special: impl FnMut(&str, &mut ObjectScan<'t>) -> Option<bool>,
 ) -> Option<Fields> {
-    let mut fields = Fields::with_capacity(fields_room(keys));
-    let mut scan = ObjectScan::open(text)?;
+    let mut fields = Fields::over_record(record.clone(), fields_room(keys));
+    let mut scan = ObjectScan::open(record)?;
     let mut position = 0;
     loop {
         let expected = keys.at(position).map(|k| &**k);
@@ -48,8 +49,7 @@ pub(crate) fn read_fields<'t>(
             Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
         };
         if !special(&name, &mut scan)? {
-            let value = scan.value()?;
-            fields.insert(name, value);
+            scan.value_into(name, &mut fields)?;
         }
         position += 1;
     }
@@ -168,6 +168,23 @@ impl<'t> ObjectScan<'t> {
         })
     }
 
+    /// Sets field `name` to the current member's value: a string without
+    /// escapes as its place in the text (which must be the record `fields`
+    /// are over), anything else as JSON.
+    fn value_into(&mut self, name: Arc<str>, fields: &mut Fields) -> Option<()> {
+        self.skip_space();
+        if self.peek() == Some(b'"') {
+            let (start, end, escaped) = self.string_span()?;
+            if !escaped {
+                return fields.insert_text(name, start + 1..end - 1);
+            }
+            fields.insert(name, Value::String(self.unescape(start, end)?));
+            return Some(());
+        }
+        fields.insert(name, self.value()?);
+        Some(())
+    }
+
     /// The current member's value as its text, delimited but not checked
     /// (the caller parses it, or finds it among texts it parsed before).
     pub(crate) fn value_text(&mut self) -> Option<&'t str> {
@@ -218,11 +235,14 @@ impl<'t> ObjectScan<'t> {
     fn string(&mut self) -> Option<Cow<'t, str>> {
         let (start, end, escaped) = self.string_span()?;
         if escaped {
-            return serde_json::from_str(&self.text[start..end])
-                .ok()
-                .map(Cow::Owned);
+            return self.unescape(start, end).map(Cow::Owned);
         }
         Some(Cow::Borrowed(&self.text[start + 1..end - 1]))
+    }
+
+    /// The string with escapes at `start..end`, quotes included.
+    fn unescape(&self, start: usize, end: usize) -> Option<String> {
+        serde_json::from_str(&self.text[start..end]).ok()
     }
 
     /// The span of the string opening at `self.at`, quotes included, and

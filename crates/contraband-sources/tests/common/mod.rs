@@ -39,9 +39,9 @@ pub fn s(ev: &Event, field: &str) -> String {
 pub fn all(ev: &Event, field: &str) -> Vec<String> {
     let mut out = Vec::new();
     let _ = ev.visit(field, &mut |v| {
-        out.push(match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        out.push(match v.as_str() {
+            Some(s) => s.to_string(),
+            None => v.to_value().to_string(),
         });
         std::ops::ControlFlow::Continue(())
     });
