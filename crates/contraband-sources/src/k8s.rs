@@ -92,18 +92,21 @@ fn str_under(fields: &Fields, path: &[&str]) -> Option<String> {
 }
 
 fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
-    match fields.get("kind") {
-        Some(Value::String(k)) if k == "Event" => {}
+    match fields.get_ref("kind") {
+        Some(k) if k.as_str() == Some("Event") => {}
         None if fields.contains_key("auditID") && fields.contains_key("verb") => {}
-        Some(other) => return Err(format!("not a Kubernetes audit event: kind is {other}")),
+        Some(other) => {
+            let other = other.to_value();
+            return Err(format!("not a Kubernetes audit event: kind is {other}"));
+        }
         None => return Err("not a Kubernetes audit event: no kind".into()),
     }
-    if !fields.get("verb").is_some_and(Value::is_string) {
+    if fields.get_ref("verb").and_then(ValueRef::as_str).is_none() {
         return Err("Kubernetes audit event without a verb".into());
     }
     let time = ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
         .iter()
-        .find_map(|k| fields.get(k).and_then(time_of))
+        .find_map(|k| fields.get_ref(k).and_then(time_of))
         .or_else(|| {
             fields
                 .get("metadata")
