@@ -112,8 +112,7 @@ pub fn visit_map<'a, O: Object<'a>>(
     // lookup. Same result either way. With one dot there are only two
     // lookups to save one of, and scanning the keys costs more than that
     // (measured on the linux corpus), unless the object knows the answer.
-    let worth_asking =
-        O::KNOWS_DOTTED_KEYS || path.as_bytes()[first_dot + 1..].contains(&b'.');
+    let worth_asking = O::KNOWS_DOTTED_KEYS || path.as_bytes()[first_dot + 1..].contains(&b'.');
     if worth_asking && !map.has_dotted_key() {
         return match map.lookup(&path[..first_dot]) {
             Some(ValueRef::Json(v)) => visit_path(v, &path[first_dot + 1..], f),

@@ -161,7 +161,9 @@ pub fn match_event(data: &[u8]) -> Result<(), String> {
 /// - `matches` is sorted, unique, in range, and deterministic;
 /// - every rule `matches` reports matches on its own (`rule_matches`);
 /// - the shared literal prefilter changes nothing, nor does a logsource's
-///   own selection, prefiltered (from one rule) or not;
+///   own selection, prefiltered (from one rule) or not, which reads each
+///   field once for all its rules (the memo kept from the event before
+///   must not leak into this one);
 /// - `matched_fields` (asked only of matching rules) names fields the
 ///   event has.
 pub fn check_matching(set: &RuleSet, prefilter: &Prefilter, ev: &Event) -> Result<(), String> {

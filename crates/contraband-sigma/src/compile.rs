@@ -13,6 +13,7 @@ use yaml_serde::Value as Yaml;
 
 use crate::condition::{ident_matches, parse_condition, Cond, ConditionError, Target};
 use crate::error::RuleError;
+use crate::field_memo::{FieldReader, UNNUMBERED};
 use crate::pattern::{build_regex, literal, parse_wildcards, wrap, Piece, StrMatcher};
 use crate::Limits;
 
@@ -141,6 +142,8 @@ impl AnyOf {
 #[derive(Clone, Debug)]
 pub struct FieldTest {
     pub field: Box<str>,
+    /// The field's number in its rule set (see [`crate::field_memo`]).
+    pub number: u32,
     pub tests: Box<[VTest]>,
     /// OR-ed plain `contains` literals merged into one automaton.
     pub any_contains: Option<AnyOf>,
@@ -670,6 +673,7 @@ fn compile_item(key: &str, value: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleErro
                         } else {
                             Node::Field(Box::new(FieldTest {
                                 field: field.into(),
+                                number: UNNUMBERED,
                                 tests: tests.into(),
                                 any_contains: None,
                                 all: false,
@@ -710,6 +714,7 @@ fn compile_item(key: &str, value: &Yaml, ctx: &mut Ctx) -> Result<Node, RuleErro
     ctx.fields.push(field.to_string());
     Ok(Node::Field(Box::new(FieldTest {
         field: field.into(),
+        number: UNNUMBERED,
         tests: tests.into(),
         any_contains,
         all: mods.all,
@@ -1345,23 +1350,29 @@ fn is_nullish(v: ValueRef<'_>) -> bool {
     }
 }
 
-fn eval_field(ft: &FieldTest, event: &Event) -> bool {
-    let r = if ft.all {
+fn eval_field(ft: &FieldTest, r: &mut FieldReader<'_, '_>) -> bool {
+    let hit = if ft.all {
         ft.tests
             .iter()
-            .all(|t| field_any(&ft.field, std::slice::from_ref(t), &None, event))
+            .all(|t| field_any(ft, std::slice::from_ref(t), &None, r))
     } else {
-        field_any(&ft.field, &ft.tests, &ft.any_contains, event)
+        field_any(ft, &ft.tests, &ft.any_contains, r)
     };
-    r != ft.negate
+    hit != ft.negate
 }
 
-/// True when any test (or the automaton) holds for the field.
-fn field_any(field: &str, tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
+/// True when any of `tests` (or the automaton) holds for the field `ft` tests.
+fn field_any(
+    ft: &FieldTest,
+    tests: &[VTest],
+    ac: &Option<AnyOf>,
+    r: &mut FieldReader<'_, '_>,
+) -> bool {
     let mut seen_value = false;
     let mut seen_null = false;
     let mut hit = false;
-    let _ = event.visit(field, &mut |v| {
+    let event = r.event;
+    let _ = r.each(&ft.field, ft.number, |v| {
         if is_nullish(v) {
             seen_null = true;
             return ControlFlow::Continue(());
@@ -1397,12 +1408,18 @@ fn keyword_any(tests: &[VTest], ac: &Option<AnyOf>, event: &Event) -> bool {
 impl Node {
     /// Evaluate against an event.
     pub fn eval(&self, event: &Event) -> bool {
+        self.eval_in(&mut FieldReader::direct(event))
+    }
+
+    /// Evaluate against the event `r` reads.
+    pub(crate) fn eval_in(&self, r: &mut FieldReader<'_, '_>) -> bool {
+        let event = r.event;
         match self {
-            Node::And(xs) => xs.iter().all(|x| x.eval(event)),
-            Node::Or(xs) => xs.iter().any(|x| x.eval(event)),
-            Node::Not(x) => !x.eval(event),
+            Node::And(xs) => xs.iter().all(|x| x.eval_in(r)),
+            Node::Or(xs) => xs.iter().any(|x| x.eval_in(r)),
+            Node::Not(x) => !x.eval_in(r),
             Node::Const(b) => *b,
-            Node::Field(ft) => eval_field(ft, event),
+            Node::Field(ft) => eval_field(ft, r),
             Node::Keyword(kt) => {
                 if kt.all {
                     kt.tests
@@ -1412,6 +1429,16 @@ impl Node {
                     keyword_any(&kt.tests, &kt.any_contains, event)
                 }
             }
+        }
+    }
+
+    /// Calls `f` on every field test in the tree.
+    pub(crate) fn for_each_field_mut(&mut self, f: &mut dyn FnMut(&mut FieldTest)) {
+        match self {
+            Node::And(xs) | Node::Or(xs) => xs.iter_mut().for_each(|x| x.for_each_field_mut(f)),
+            Node::Not(x) => x.for_each_field_mut(f),
+            Node::Field(ft) => f(ft),
+            Node::Const(_) | Node::Keyword(_) => {}
         }
     }
 

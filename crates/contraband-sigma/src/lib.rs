@@ -64,6 +64,7 @@ mod compile;
 mod condition;
 mod correlation;
 mod error;
+mod field_memo;
 mod pattern;
 mod prefilter;
 mod rule;

@@ -25,6 +25,7 @@ enum Source<'a> {
 use contraband_event::{visit_strings, Event, LogSource, Value, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
+use crate::field_memo::FieldMemo;
 use crate::RuleSet;
 
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
@@ -47,11 +48,14 @@ pub struct Prefilter {
     scan_all: bool,
 }
 
-/// Reusable per-thread scratch space for [`RuleSet::matches_prefiltered`].
+/// Reusable per-thread scratch space for [`RuleSet::matches_selection`]
+/// and [`RuleSet::matches_prefiltered`].
 #[derive(Clone, Debug, Default)]
 pub struct PrefilterScratch {
     bits: Vec<u64>,
     touched: Vec<usize>,
+    /// Where the rules' fields are kept while one event is evaluated.
+    fields: FieldMemo,
 }
 
 impl Prefilter {
@@ -218,8 +222,8 @@ impl Prefilter {
     /// ascending order: a walk over set bits, so a rule ruled out costs
     /// nothing, not even a test.
     #[inline]
-    fn for_each_candidate(&self, scratch: &PrefilterScratch, mut f: impl FnMut(usize)) {
-        for (word, (&always, &found)) in self.unfiltered.iter().zip(&scratch.bits).enumerate() {
+    fn for_each_candidate(&self, bits: &[u64], mut f: impl FnMut(usize)) {
+        for (word, (&always, &found)) in self.unfiltered.iter().zip(bits).enumerate() {
             let mut bits = always | found;
             while bits != 0 {
                 f(word * 64 + bits.trailing_zeros() as usize);
@@ -448,14 +452,15 @@ impl RuleSet {
         match &sel.prefilter {
             Some(pf) => {
                 pf.scan(event, scratch);
-                pf.for_each_candidate(scratch, |slot| {
+                let mut reader = self.reader(event, &mut scratch.fields);
+                pf.for_each_candidate(&scratch.bits, |slot| {
                     let i = sel.rules[slot];
-                    if self.rule_matches(i as usize, event) {
+                    if self.rule_matches_in(i as usize, &mut reader) {
                         out.push(i);
                     }
                 });
             }
-            None => self.matches_in(&sel.rules, event, out),
+            None => self.matches_in_memo(&sel.rules, event, &mut scratch.fields, out),
         }
     }
 }
@@ -524,10 +529,10 @@ mod tests {
         pf.unfiltered = vec![1 << 3, 0, 1 << 1];
         let scratch = PrefilterScratch {
             bits: vec![1 << 3 | 1 << 63, 1 << 0, 0, 1 << 5],
-            touched: Vec::new(),
+            ..PrefilterScratch::default()
         };
         let mut seen = Vec::new();
-        pf.for_each_candidate(&scratch, |slot| seen.push(slot));
+        pf.for_each_candidate(&scratch.bits, |slot| seen.push(slot));
         // Slot 3 once though set in both; the scratch's fourth word
         // belongs to a larger prefilter and is not this one's.
         assert_eq!(seen, [3, 63, 64, 129]);

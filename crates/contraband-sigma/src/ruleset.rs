@@ -12,6 +12,7 @@ use crate::correlation::{
     parse_correlation, resolve_correlation, CorrelationRule, RuleRef, UnresolvedCorrelation,
 };
 use crate::error::{LoadFailure, LoadWarning, RuleError};
+use crate::field_memo::{number_fields, FieldMemo, FieldReader};
 use crate::rule::{
     doc_kind, documents, ident_of, parse_meta, text_list, DocKind, Rule, RuleOrigin,
 };
@@ -75,6 +76,8 @@ pub struct RuleSet {
     index: Index,
     /// Rules referenced by a correlation with `generate: false`.
     silenced: Vec<bool>,
+    /// How many distinct fields the rules test (see [`crate::field_memo`]).
+    fields: usize,
 }
 
 fn lower_key(v: &Option<Arc<str>>) -> Option<std::borrow::Cow<'_, str>> {
@@ -96,7 +99,7 @@ fn key_of(v: &Option<Arc<str>>) -> String {
 
 impl RuleSet {
     fn build(
-        rules: Vec<Rule>,
+        mut rules: Vec<Rule>,
         correlations: Vec<CorrelationRule>,
         category_parents: &HashMap<String, String>,
     ) -> RuleSet {
@@ -130,11 +133,13 @@ impl RuleSet {
                 }
             }
         }
+        let fields = number_fields(rules.iter_mut().map(|r| &mut r.detection));
         RuleSet {
             rules,
             correlations,
             index,
             silenced,
+            fields,
         }
     }
 
@@ -248,6 +253,37 @@ impl RuleSet {
                 out.push(i);
             }
         }
+    }
+
+    /// [`RuleSet::matches_in`], each field read once for all the rules.
+    pub(crate) fn matches_in_memo(
+        &self,
+        candidates: &[u32],
+        event: &Event,
+        memo: &mut FieldMemo,
+        out: &mut Vec<u32>,
+    ) {
+        let mut reader = self.reader(event, memo);
+        for &i in candidates {
+            if self.rules[i as usize].detection.eval_in(&mut reader) {
+                out.push(i);
+            }
+        }
+    }
+
+    /// A reader of `event` that keeps each field's values for every rule.
+    pub(crate) fn reader<'e, 'm>(
+        &self,
+        event: &'e Event,
+        memo: &'m mut FieldMemo,
+    ) -> FieldReader<'e, 'm> {
+        FieldReader::memoized(event, memo, self.fields)
+    }
+
+    /// Does rule `index` match the event `reader` reads?
+    #[inline]
+    pub(crate) fn rule_matches_in(&self, index: usize, reader: &mut FieldReader<'_, '_>) -> bool {
+        self.rules[index].detection.eval_in(reader)
     }
 
     /// Indices of every rule matching `event`.
