@@ -188,7 +188,8 @@ impl Event {
         if !name.contains('.') {
             return self.fields.get_ref(name).map(|v| match v {
                 ValueRef::Json(json) => ValueRef::Json(first_leaf(json)),
-                text => text,
+                ValueRef::Tree(tree) if tree.is_array() => tree.values().next().unwrap_or(v),
+                other => other,
             });
         }
         let mut first = None;
@@ -202,15 +203,7 @@ impl Event {
     /// The first value of field `name` as text (numbers and booleans are
     /// rendered; objects and arrays are not text).
     pub fn get_str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
-        let v = self.get_ref(name)?;
-        if let Some(s) = v.as_str() {
-            return Some(std::borrow::Cow::Borrowed(s));
-        }
-        match v.as_json()? {
-            Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-            Value::Bool(b) => Some(std::borrow::Cow::Owned(b.to_string())),
-            _ => None,
-        }
+        self.get_ref(name)?.to_text()
     }
 
     /// Calls `f` on every scalar in the event's fields, for keyword searches.

@@ -22,6 +22,7 @@ use hashbrown::HashTable;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use crate::tree::{Backing, TreeBuilder};
 use crate::ValueRef;
 
 /// From this many fields on, lookups go through a hash index.
@@ -47,8 +48,9 @@ pub struct Fields {
     /// nesting, and resolving it takes one lookup per level.
     dotted: OnceLock<bool>,
     index: Option<Box<Index>>,
-    /// The record [`Slot::Text`] values are places in.
-    record: Option<Arc<str>>,
+    /// The record [`Slot::Text`] values are places in, and the nodes of
+    /// [`Slot::Tree`] values.
+    backing: Backing,
 }
 
 /// One name and value of [`Fields`] (its iterators' storage).
@@ -74,6 +76,11 @@ enum Slot {
         /// The string as JSON, once asked for. Boxed so a slot is no
         /// larger than a `Value` (the list of fields stays small enough
         /// for glibc's per-thread cache).
+        json: OnceLock<Box<Value>>,
+    },
+    /// An object or array: node `root` of [`Fields::backing`]'s tree.
+    Tree {
+        root: u32,
         json: OnceLock<Box<Value>>,
     },
 }
@@ -199,7 +206,10 @@ impl Fields {
     /// ([`Fields::insert_text`]).
     pub fn over_record(record: Arc<str>, n: usize) -> Fields {
         Fields {
-            record: Some(record),
+            backing: Backing {
+                record: Some(record),
+                nodes: Vec::new(),
+            },
             ..Fields::with_capacity(n)
         }
     }
@@ -241,27 +251,20 @@ impl Fields {
 
     #[inline]
     fn value_ref<'a>(&'a self, slot: &'a Slot) -> ValueRef<'a> {
-        match slot {
-            Slot::Json(v) => ValueRef::Json(v),
-            Slot::Text { start, end, .. } => ValueRef::Text(self.text(*start, *end)),
-        }
-    }
-
-    fn text(&self, start: u32, end: u32) -> &str {
-        text_at(self.record.as_deref(), start, end)
+        slot_ref(&self.backing, slot)
     }
 
     fn json<'a>(&'a self, slot: &'a Slot) -> &'a Value {
         match slot {
             Slot::Json(v) => v,
-            Slot::Text { start, end, json } => {
-                json.get_or_init(|| Box::new(Value::String(self.text(*start, *end).to_owned())))
+            Slot::Text { json, .. } | Slot::Tree { json, .. } => {
+                json.get_or_init(|| Box::new(self.value_ref(slot).to_value()))
             }
         }
     }
 
     fn take_json(&self, slot: Slot) -> Value {
-        slot_into_json(self.record.as_deref(), slot)
+        slot_into_json(&self.backing, slot)
     }
 
     /// Does some name contain a dot (a flat spelling of a nested name)?
@@ -294,10 +297,30 @@ impl Fields {
         key: K,
         range: Range<usize>,
     ) -> Option<()> {
-        self.record.as_deref()?.get(range.clone())?;
+        self.backing.record.as_deref()?.get(range.clone())?;
         let slot = Slot::Text {
             start: u32::try_from(range.start).ok()?,
             end: u32::try_from(range.end).ok()?,
+            json: OnceLock::new(),
+        };
+        self.insert_slot(key, slot);
+        Some(())
+    }
+
+    /// A builder of a nested value of the record these fields are
+    /// [over](Fields::over_record), to set with [`Fields::insert_tree`].
+    pub fn tree(&mut self) -> TreeBuilder<'_> {
+        TreeBuilder::new(&mut self.backing)
+    }
+
+    /// Sets `key` to the tree [`Fields::tree`] built with root `root`.
+    /// `None`, and nothing set, when there is no such node.
+    pub fn insert_tree<K: AsRef<str> + Into<Arc<str>>>(&mut self, key: K, root: u32) -> Option<()> {
+        if root as usize >= self.backing.nodes.len() {
+            return None;
+        }
+        let slot = Slot::Tree {
+            root,
             json: OnceLock::new(),
         };
         self.insert_slot(key, slot);
@@ -396,21 +419,27 @@ impl Fields {
         self.entries.iter().map(|e| self.value_ref(&e.value))
     }
 }
-/// The text of a [`Slot::Text`] in `record`.
-fn text_at(record: Option<&str>, start: u32, end: u32) -> &str {
-    // Checked by `insert_text`, and the record does not change.
-    let record = record.unwrap_or_default();
-    record.get(start as usize..end as usize).unwrap_or_default()
+/// A slot's value, read from `backing`.
+#[inline]
+fn slot_ref<'a>(backing: &'a Backing, slot: &'a Slot) -> ValueRef<'a> {
+    match slot {
+        Slot::Json(v) => ValueRef::Json(v),
+        Slot::Text { start, end, .. } => ValueRef::Text(backing.text(*start, *end)),
+        Slot::Tree { root, .. } => backing.value_ref(*root),
+    }
 }
 
 /// Takes a slot out as an owned value.
-fn slot_into_json(record: Option<&str>, slot: Slot) -> Value {
+fn slot_into_json(backing: &Backing, slot: Slot) -> Value {
     match slot {
         Slot::Json(v) => v,
-        Slot::Text { start, end, json } => match json.into_inner() {
-            Some(v) => *v,
-            None => Value::String(text_at(record, start, end).to_owned()),
-        },
+        Slot::Text { start, end, json } => json.into_inner().map_or_else(
+            || Value::String(backing.text(start, end).to_owned()),
+            |v| *v,
+        ),
+        Slot::Tree { root, json } => json
+            .into_inner()
+            .map_or_else(|| backing.value_ref(root).to_value(), |v| *v),
     }
 }
 
@@ -496,7 +525,7 @@ impl From<Map<String, Value>> for Fields {
 
 /// [`Fields`]' names and values, taken out as JSON.
 pub struct IntoIter {
-    record: Option<Arc<str>>,
+    backing: Backing,
     entries: std::vec::IntoIter<Entry>,
 }
 
@@ -504,7 +533,7 @@ impl Iterator for IntoIter {
     type Item = (Arc<str>, Value);
     fn next(&mut self) -> Option<(Arc<str>, Value)> {
         let e = self.entries.next()?;
-        Some((e.name, slot_into_json(self.record.as_deref(), e.value)))
+        Some((e.name, slot_into_json(&self.backing, e.value)))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.entries.size_hint()
@@ -518,7 +547,7 @@ impl IntoIterator for Fields {
     type IntoIter = IntoIter;
     fn into_iter(self) -> IntoIter {
         IntoIter {
-            record: self.record,
+            backing: self.backing,
             entries: self.entries.into_iter(),
         }
     }

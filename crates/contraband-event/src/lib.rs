@@ -16,6 +16,7 @@ mod fields;
 mod logsource;
 mod path;
 mod time;
+mod tree;
 mod value_ref;
 
 pub use container::{image_registry, ContainerContext, Mount};
@@ -25,4 +26,5 @@ pub use logsource::LogSource;
 pub use path::{visit_map, visit_path, visit_strings, Object, Visitor};
 pub use serde_json::{Map, Value};
 pub use time::{parse_time, TimeError, Timestamp};
+pub use tree::{TreeBuilder, TreeRef, TreeValue, TREE_MAX_KEYS};
 pub use value_ref::ValueRef;

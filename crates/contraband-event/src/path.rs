@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value};
 
-use crate::{Fields, ValueRef};
+use crate::{Fields, TreeRef, ValueRef};
 
 /// What a visit calls on each value it reaches, until it breaks.
 pub type Visitor<'v, 'a> = dyn FnMut(ValueRef<'a>) -> ControlFlow<()> + 'v;
@@ -41,6 +41,55 @@ impl<'a> Object<'a> for &'a Fields {
     }
 }
 
+/// An object of an event's tree.
+#[derive(Clone, Copy)]
+struct TreeObject<'a>(TreeRef<'a>);
+
+impl<'a> Object<'a> for TreeObject<'a> {
+    fn lookup(self, key: &str) -> Option<ValueRef<'a>> {
+        self.0.get(key)
+    }
+    fn has_dotted_key(self) -> bool {
+        self.0.members().any(|(k, _)| k.contains('.'))
+    }
+}
+
+/// [`visit_path`] from a value of any spelling: text has nothing under it.
+fn descend<'a>(v: ValueRef<'a>, path: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+    match v {
+        ValueRef::Json(v) => visit_path(v, path, f),
+        ValueRef::Tree(tree) if tree.is_array() => visit_items(tree.values(), path, f),
+        // Trees hold objects of at most `TREE_MAX_KEYS` members.
+        ValueRef::Tree(tree) => visit_small(tree.member_nodes(), |at| tree.value_at(at), path, f)
+            .unwrap_or_else(|| visit_map(TreeObject(tree), path, f)),
+        ValueRef::Text(_) => ControlFlow::Continue(()),
+    }
+}
+
+/// [`visit_path`] over an array's items: a numeric first segment picks
+/// one, any other path continues in each.
+fn visit_items<'a>(
+    mut items: impl Iterator<Item = ValueRef<'a>>,
+    path: &str,
+    f: &mut Visitor<'_, 'a>,
+) -> ControlFlow<()> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    if let Ok(index) = head.parse::<usize>() {
+        return match (items.nth(index), rest) {
+            (Some(item), Some(rest)) => descend(item, rest, f),
+            (Some(item), None) => visit_leaf_ref(item, f),
+            (None, _) => ControlFlow::Continue(()),
+        };
+    }
+    for item in items {
+        descend(item, path, f)?;
+    }
+    ControlFlow::Continue(())
+}
+
 /// [`Fields`] read as JSON only: strings kept as text are built as JSON
 /// when reached, for a caller that needs a `&Value`.
 #[derive(Clone, Copy)]
@@ -72,25 +121,7 @@ pub fn visit_path<'a>(root: &'a Value, path: &str, f: &mut Visitor<'_, 'a>) -> C
     match root {
         Value::Object(map) if map.len() <= SMALL_OBJECT => visit_small_map(map, path, f),
         Value::Object(map) => visit_map(map, path, f),
-        Value::Array(items) => {
-            let (head, rest) = match path.split_once('.') {
-                Some((h, r)) => (h, Some(r)),
-                None => (path, None),
-            };
-            if let Ok(index) = head.parse::<usize>() {
-                if let Some(item) = items.get(index) {
-                    return match rest {
-                        Some(rest) => visit_path(item, rest, f),
-                        None => visit_leaf(item, f),
-                    };
-                }
-                return ControlFlow::Continue(());
-            }
-            for item in items {
-                visit_path(item, path, f)?;
-            }
-            ControlFlow::Continue(())
-        }
+        Value::Array(items) => visit_items(items.iter().map(ValueRef::Json), path, f),
         _ => ControlFlow::Continue(()),
     }
 }
@@ -115,9 +146,8 @@ pub fn visit_map<'a, O: Object<'a>>(
     let worth_asking = O::KNOWS_DOTTED_KEYS || path.as_bytes()[first_dot + 1..].contains(&b'.');
     if worth_asking && !map.has_dotted_key() {
         return match map.lookup(&path[..first_dot]) {
-            Some(ValueRef::Json(v)) => visit_path(v, &path[first_dot + 1..], f),
-            // Text has nothing under it.
-            _ => ControlFlow::Continue(()),
+            Some(v) => descend(v, &path[first_dot + 1..], f),
+            None => ControlFlow::Continue(()),
         };
     }
     if let Some(v) = map.lookup(path) {
@@ -127,8 +157,8 @@ pub fn visit_map<'a, O: Object<'a>>(
         if b != b'.' {
             continue;
         }
-        if let Some(ValueRef::Json(v)) = map.lookup(&path[..i]) {
-            visit_path(v, &path[i + 1..], f)?;
+        if let Some(v) = map.lookup(&path[..i]) {
+            descend(v, &path[i + 1..], f)?;
         }
     }
     ControlFlow::Continue(())
@@ -152,11 +182,24 @@ fn visit_small_map<'a>(
     path: &str,
     f: &mut Visitor<'_, 'a>,
 ) -> ControlFlow<()> {
+    let members = map.iter().map(|(k, v)| (k.as_str(), v));
+    visit_small(members, ValueRef::Json, path, f).unwrap_or_else(|| visit_map(map, path, f))
+}
+
+/// [`visit_small_map`] over any object's `members`, whose values `value`
+/// reads (only those the walk takes). `None` when the path meets more
+/// prefix keys than kept: the caller takes [`visit_map`].
+fn visit_small<'a, V: Copy>(
+    members: impl Iterator<Item = (&'a str, V)>,
+    value: impl Fn(V) -> ValueRef<'a>,
+    path: &str,
+    f: &mut Visitor<'_, 'a>,
+) -> Option<ControlFlow<()>> {
     let p = path.as_bytes();
-    let mut prefixes: [(usize, Option<&'a Value>); SMALL_OBJECT_PREFIXES] =
+    let mut prefixes: [(usize, Option<V>); SMALL_OBJECT_PREFIXES] =
         [(0, None); SMALL_OBJECT_PREFIXES];
     let mut found = 0;
-    for (key, value) in map {
+    for (key, member) in members {
         let k = key.as_bytes();
         // The first byte rules out most keys without a comparison call.
         let Some(start) = p.get(..k.len()) else {
@@ -166,25 +209,27 @@ fn visit_small_map<'a>(
             continue;
         }
         if k.len() == p.len() {
-            return visit_leaf(value, f);
+            return Some(visit_leaf_ref(value(member), f));
         }
         if p[k.len()] != b'.' {
             continue;
         }
         if found == SMALL_OBJECT_PREFIXES {
-            return visit_map(map, path, f);
+            return None;
         }
-        prefixes[found] = (k.len(), Some(value));
+        prefixes[found] = (k.len(), Some(member));
         found += 1;
     }
     let prefixes = &mut prefixes[..found];
     prefixes.sort_unstable_by_key(|&(len, _)| len);
-    for &(len, value) in prefixes.iter() {
-        if let Some(value) = value {
-            visit_path(value, &path[len + 1..], f)?;
+    for &(len, member) in prefixes.iter() {
+        if let Some(member) = member {
+            if descend(value(member), &path[len + 1..], f).is_break() {
+                return Some(ControlFlow::Break(()));
+            }
         }
     }
-    ControlFlow::Continue(())
+    Some(ControlFlow::Continue(()))
 }
 
 /// The value a leaf visit meets first: a list's first element (Sigma reads
@@ -213,15 +258,28 @@ fn visit_leaf<'a>(v: &'a Value, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
 fn visit_leaf_ref<'a>(v: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     match v {
         ValueRef::Json(v) => visit_leaf(v, f),
-        text => f(text),
+        ValueRef::Tree(tree) if tree.is_array() => {
+            for item in tree.values() {
+                f(item)?;
+            }
+            ControlFlow::Continue(())
+        }
+        other => f(other),
     }
 }
 
 /// Calls `f` on every scalar in the tree (strings, numbers, booleans), for
 /// Sigma keyword searches that name no field.
 pub fn visit_strings<'a>(root: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
-    let ValueRef::Json(json) = root else {
-        return f(root);
+    let json = match root {
+        ValueRef::Json(json) => json,
+        ValueRef::Tree(tree) => {
+            for v in tree.values() {
+                visit_strings(v, f)?;
+            }
+            return ControlFlow::Continue(());
+        }
+        ValueRef::Text(_) => return f(root),
     };
     match json {
         Value::Object(map) => {

@@ -1,19 +1,27 @@
 //! A borrowed value of an event, as readers (rules, the prefilter,
 //! enrichment) see it.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::tree::TreeRef;
+
 /// One value of an event. A plain string read from a record stays where it
-/// is in the record's text ([`ValueRef::Text`]) until something needs it as
-/// JSON; everything else is a JSON value. The two spellings of a string
-/// are the same value: readers go through [`ValueRef::as_str`], and
-/// equality and serialization do not tell them apart.
+/// is in the record's text ([`ValueRef::Text`]), and a nested object or
+/// array read from it is a tree of such places ([`ValueRef::Tree`]), until
+/// something needs them as JSON; everything else is a JSON value. The
+/// spellings of one value are the same value: readers go through
+/// [`ValueRef::as_str`] and [`ValueRef::get`], and equality and
+/// serialization do not tell them apart.
 #[derive(Clone, Copy, Debug)]
 pub enum ValueRef<'a> {
     /// A string, unescaped.
     Text(&'a str),
     Json(&'a Value),
+    /// An object, or an array with elements.
+    Tree(TreeRef<'a>),
 }
 
 impl<'a> ValueRef<'a> {
@@ -23,17 +31,69 @@ impl<'a> ValueRef<'a> {
         match self {
             ValueRef::Text(s) => Some(s),
             ValueRef::Json(Value::String(s)) => Some(s),
-            ValueRef::Json(_) => None,
+            ValueRef::Json(_) | ValueRef::Tree(_) => None,
         }
     }
 
-    /// The value if it is held as JSON (not a string kept as text).
+    /// The value if it is held as JSON (not kept as text or a tree).
     #[inline]
     pub fn as_json(self) -> Option<&'a Value> {
         match self {
-            ValueRef::Text(_) => None,
             ValueRef::Json(v) => Some(v),
+            ValueRef::Text(_) | ValueRef::Tree(_) => None,
         }
+    }
+
+    /// Member `key`, if this is an object that has it.
+    pub fn get(self, key: &str) -> Option<ValueRef<'a>> {
+        match self {
+            ValueRef::Json(Value::Object(map)) => map.get(key).map(ValueRef::Json),
+            ValueRef::Tree(tree) => tree.get(key),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(self) -> Option<bool> {
+        self.as_json().and_then(Value::as_bool)
+    }
+
+    /// The value as text: a string as it is, a number or boolean rendered;
+    /// objects, arrays and null are not text.
+    pub fn to_text(self) -> Option<Cow<'a, str>> {
+        if let Some(s) = self.as_str() {
+            return Some(Cow::Borrowed(s));
+        }
+        match self.as_json()? {
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+            _ => None,
+        }
+    }
+
+    /// An array's elements (none for anything else).
+    pub fn items(self) -> impl Iterator<Item = ValueRef<'a>> {
+        let (json, tree) = match self {
+            ValueRef::Json(Value::Array(items)) => (items.as_slice(), None),
+            ValueRef::Tree(tree) if tree.is_array() => (&[][..], Some(tree)),
+            _ => (&[][..], None),
+        };
+        json.iter()
+            .map(ValueRef::Json)
+            .chain(tree.into_iter().flat_map(TreeRef::values))
+    }
+
+    /// An object's members (none for anything else).
+    pub fn members(self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> {
+        let (json, tree) = match self {
+            ValueRef::Json(Value::Object(map)) => (Some(map), None),
+            ValueRef::Tree(tree) if !tree.is_array() => (None, Some(tree)),
+            _ => (None, None),
+        };
+        let json = json
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), ValueRef::Json(v)));
+        json.chain(tree.into_iter().flat_map(TreeRef::members))
     }
 
     pub fn is_null(self) -> bool {
@@ -45,6 +105,7 @@ impl<'a> ValueRef<'a> {
         match self {
             ValueRef::Text(s) => Value::String(s.to_owned()),
             ValueRef::Json(v) => v.clone(),
+            ValueRef::Tree(tree) => tree.to_value(),
         }
     }
 }
@@ -57,10 +118,13 @@ impl<'a> From<&'a Value> for ValueRef<'a> {
 
 impl PartialEq for ValueRef<'_> {
     fn eq(&self, other: &ValueRef<'_>) -> bool {
-        match (self.as_str(), other.as_str()) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => self.as_json() == other.as_json(),
-            _ => false,
+        match (self, other) {
+            (ValueRef::Tree(_), _) | (_, ValueRef::Tree(_)) => self.to_value() == other.to_value(),
+            _ => match (self.as_str(), other.as_str()) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => self.as_json() == other.as_json(),
+                _ => false,
+            },
         }
     }
 }
@@ -76,6 +140,7 @@ impl Serialize for ValueRef<'_> {
         match self {
             ValueRef::Text(text) => s.serialize_str(text),
             ValueRef::Json(v) => v.serialize(s),
+            ValueRef::Tree(tree) => tree.serialize(s),
         }
     }
 }

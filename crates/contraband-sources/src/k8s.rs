@@ -9,7 +9,7 @@ use contraband_event::{
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::json::{str_at, time_of};
+use crate::json::time_of;
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
@@ -86,9 +86,10 @@ pub(crate) fn decode_fast(fields: Fields, ctx: &Ctx, out: &mut Vec<Event>) -> Re
     Ok(())
 }
 
-/// The value at `path` under the top-level member `path[0]`, as text.
+/// The value at `path` under the top-level member `path[0]`, as text
+/// (numbers rendered), read without building the member as JSON.
 fn str_under(fields: &Fields, path: &[&str]) -> Option<String> {
-    str_at(fields.get(path[0])?, &path[1..])
+    text_at(fields.get_ref(path[0])?, &path[1..])
 }
 
 fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
@@ -115,8 +116,7 @@ fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
         })
         .unwrap_or(Timestamp(0));
     let api_group = str_under(&fields, &["objectRef", "apiGroup"]);
-    let request = fields.get("requestObject");
-    let spec = request.and_then(pod_spec);
+    let spec = fields.get_ref("requestObject").and_then(pod_spec);
     let mut host_paths = Vec::new();
     let mut caps = Vec::new();
     let container = spec.map(|spec| pod_context(&fields, spec, &mut host_paths, &mut caps));
@@ -143,7 +143,7 @@ fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
 /// The pod spec inside a request object: a Pod's `spec`, or a workload's
 /// `spec.template.spec` (Deployment, DaemonSet, Job...), or a CronJob's
 /// `spec.jobTemplate.spec.template.spec`.
-fn pod_spec(obj: &Value) -> Option<&Value> {
+fn pod_spec(obj: ValueRef<'_>) -> Option<ValueRef<'_>> {
     let spec = obj.get("spec")?;
     if spec.get("containers").is_some() {
         return Some(spec);
@@ -157,16 +157,37 @@ fn pod_spec(obj: &Value) -> Option<&Value> {
         .get("spec")
 }
 
-fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+fn containers(spec: ValueRef<'_>) -> impl Iterator<Item = ValueRef<'_>> {
     ["initContainers", "containers", "ephemeralContainers"]
         .into_iter()
-        .filter_map(|k| spec.get(k).and_then(Value::as_array))
-        .flatten()
+        .filter_map(move |k| spec.get(k))
+        .flat_map(ValueRef::items)
+}
+
+/// The value at `path` under `v` as text (numbers rendered), if it is
+/// non-empty text.
+fn text_at(v: ValueRef<'_>, path: &[&str]) -> Option<String> {
+    let mut at = v;
+    for key in path {
+        at = at.get(key)?;
+    }
+    at.to_text().filter(|t| !t.is_empty()).map(String::from)
+}
+
+/// Adds each string of `list` to `to`, once.
+fn add_once(list: Option<ValueRef<'_>>, to: &mut Vec<String>) {
+    for item in list.into_iter().flat_map(ValueRef::items) {
+        if let Some(s) = item.as_str() {
+            if !to.iter().any(|x| x == s) {
+                to.push(s.to_string());
+            }
+        }
+    }
 }
 
 fn pod_context(
     whole: &Fields,
-    spec: &Value,
+    spec: ValueRef<'_>,
     host_paths: &mut Vec<String>,
     caps: &mut Vec<String>,
 ) -> ContainerContext {
@@ -178,84 +199,64 @@ fn pod_context(
         let sc = cont.get("securityContext");
         if let Some(p) = sc
             .and_then(|s| s.get("privileged"))
-            .and_then(Value::as_bool)
+            .and_then(ValueRef::as_bool)
         {
             c.privileged = Some(c.privileged.unwrap_or(false) || p);
         }
-        if let Some(Value::Array(add)) = sc
-            .and_then(|s| s.get("capabilities"))
-            .and_then(|c| c.get("add"))
-        {
-            for cap in add.iter().filter_map(Value::as_str) {
-                if !caps.iter().any(|x| x == cap) {
-                    caps.push(cap.to_string());
-                }
-            }
-        }
-        if let Some(Value::Array(drop)) = sc
-            .and_then(|s| s.get("capabilities"))
-            .and_then(|c| c.get("drop"))
-        {
-            for cap in drop.iter().filter_map(Value::as_str) {
-                if !c.cap_drop.iter().any(|x| x == cap) {
-                    c.cap_drop.push(cap.to_string());
-                }
-            }
-        }
+        let capabilities = sc.and_then(|s| s.get("capabilities"));
+        add_once(capabilities.and_then(|c| c.get("add")), caps);
+        add_once(capabilities.and_then(|c| c.get("drop")), &mut c.cap_drop);
     }
     c.cap_add = caps.clone();
-    if let Some(Value::Array(volumes)) = spec.get("volumes") {
-        for vol in volumes {
-            let Some(path) = str_at(vol, &["hostPath", "path"]) else {
-                continue;
-            };
-            let vname = str_at(vol, &["name"]);
-            // Where the volume is mounted in the first container using it.
-            let mount = containers(spec)
-                .filter_map(|ct| ct.get("volumeMounts").and_then(Value::as_array))
-                .flatten()
-                .find(|m| vname.is_some() && str_at(m, &["name"]) == vname);
-            host_paths.push(path.clone());
-            c.mounts.push(Mount {
-                kind: Some("hostPath".into()),
-                source: Some(path),
-                destination: mount.and_then(|m| str_at(m, &["mountPath"])),
-                rw: !mount
-                    .and_then(|m| m.get("readOnly"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                propagation: mount.and_then(|m| str_at(m, &["mountPropagation"])),
-            });
-        }
+    for vol in spec.get("volumes").into_iter().flat_map(ValueRef::items) {
+        let Some(path) = text_at(vol, &["hostPath", "path"]) else {
+            continue;
+        };
+        let vname = text_at(vol, &["name"]);
+        // Where the volume is mounted in the first container using it.
+        let mount = containers(spec)
+            .filter_map(|ct| ct.get("volumeMounts"))
+            .flat_map(ValueRef::items)
+            .find(|m| vname.is_some() && text_at(*m, &["name"]) == vname);
+        host_paths.push(path.clone());
+        c.mounts.push(Mount {
+            kind: Some("hostPath".into()),
+            source: Some(path),
+            destination: mount.and_then(|m| text_at(m, &["mountPath"])),
+            rw: !mount
+                .and_then(|m| m.get("readOnly"))
+                .and_then(ValueRef::as_bool)
+                .unwrap_or(false),
+            propagation: mount.and_then(|m| text_at(m, &["mountPropagation"])),
+        });
     }
     let host = |k: &str| {
         spec.get(k)
-            .and_then(Value::as_bool)
+            .and_then(ValueRef::as_bool)
             .unwrap_or(false)
             .then(|| "host".to_string())
     };
     c.pid_mode = host("hostPID");
     c.network_mode = host("hostNetwork");
     c.ipc_mode = host("hostIPC");
-    if let Some(first) = spec.get("containers").and_then(|v| v.get(0)) {
-        c.image = str_at(first, &["image"]);
+    if let Some(first) = spec.get("containers").and_then(|v| v.items().next()) {
+        c.image = text_at(first, &["image"]);
         c.image_registry = c.image.as_deref().map(|i| image_registry(i).to_string());
-        c.name = str_at(first, &["name"]);
-        c.user = str_at(first, &["securityContext", "runAsUser"]);
+        c.name = text_at(first, &["name"]);
+        c.user = text_at(first, &["securityContext", "runAsUser"]);
     }
     c.k8s_namespace = str_under(whole, &["objectRef", "namespace"])
         .or_else(|| str_under(whole, &["requestObject", "metadata", "namespace"]));
     c.k8s_pod = str_under(whole, &["requestObject", "metadata", "name"])
         .or_else(|| str_under(whole, &["objectRef", "name"]));
     if let Some(labels) = whole
-        .get("requestObject")
+        .get_ref("requestObject")
         .and_then(|r| r.get("metadata"))
         .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
     {
         c.labels = labels
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .members()
+            .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
             .collect();
     }
     c

@@ -6,8 +6,12 @@
 //! validates every byte again to capture it. This reader walks the top
 //! level itself: names and plain strings are sliced out of the record,
 //! small integers read in place, and everything else (escapes, other
-//! numbers, nested objects and arrays) is handed to serde_json exactly as
-//! it appears. A nested value can also be delimited without being parsed,
+//! numbers) is handed to serde_json exactly as it appears. Read into an
+//! event's fields ([`read_fields`]), a plain string stays in the record and
+//! a nested object or array becomes the event's tree of places in it
+//! ([`contraband_event::TreeBuilder`]); one that is not plain enough for a
+//! tree (escaped or repeated keys, very wide or deep) is parsed by
+//! serde_json. A nested value can also be delimited without being parsed,
 //! so a caller can look it up by its text.
 //!
 //! It accepts only what serde_json accepts, and yields the same values.
@@ -20,7 +24,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use contraband_event::{Fields, KeyCache};
+use contraband_event::{Fields, KeyCache, TreeBuilder, TreeValue, TREE_MAX_KEYS};
 use serde_json::Value;
 
 /// Reads the members of the object `record` holds into fields, their names
@@ -69,6 +73,8 @@ fn fields_room(keys: &KeyCache) -> usize {
 }
 
 const FIELDS_HINT: usize = 18;
+/// Nesting deeper than this is left to serde_json (which takes 128).
+const TREE_MAX_DEPTH: usize = 64;
 /// Fields a mapping commonly adds to a record (copies under Sigma names).
 const MAPPING_ROOM: usize = 4;
 
@@ -173,6 +179,21 @@ impl<'t> ObjectScan<'t> {
     /// are over), anything else as JSON.
     fn value_into(&mut self, name: Arc<str>, fields: &mut Fields) -> Option<()> {
         self.skip_space();
+        if let Some(b'{' | b'[') = self.peek() {
+            let start = self.at;
+            let mut tree = fields.tree();
+            let root = tree.push(0..0)?;
+            if self.tree_value(&mut tree, root, 0).is_some() {
+                let root = tree.finish(root);
+                return fields.insert_tree(name, root);
+            }
+            // Not plain enough for a tree: serde_json reads it (and says
+            // what is wrong with it, if anything).
+            drop(tree);
+            self.at = start;
+            fields.insert(name, self.parse_nested()?);
+            return Some(());
+        }
         if self.peek() == Some(b'"') {
             let (start, end, escaped) = self.string_span()?;
             if !escaped {
@@ -183,6 +204,97 @@ impl<'t> ObjectScan<'t> {
         }
         fields.insert(name, self.value()?);
         Some(())
+    }
+
+    /// Reads the value at `self.at` into node `at` of `tree`, objects and
+    /// arrays member by member. `None` for anything it does not take
+    /// whole (bad JSON, escaped or repeated keys, objects past
+    /// [`TREE_MAX_KEYS`] members, nesting past [`TREE_MAX_DEPTH`]).
+    fn tree_value(&mut self, tree: &mut TreeBuilder<'_>, at: u32, depth: usize) -> Option<()> {
+        self.skip_space();
+        let value = match self.peek()? {
+            b'"' => {
+                let (start, end, escaped) = self.string_span()?;
+                if escaped {
+                    TreeValue::Json(Value::String(self.unescape(start, end)?))
+                } else {
+                    TreeValue::Text(start as u32 + 1, end as u32 - 1)
+                }
+            }
+            b'{' => self.tree_object(tree, depth)?,
+            b'[' => self.tree_array(tree, depth)?,
+            _ => TreeValue::Json(self.value()?),
+        };
+        tree.set(at, value)
+    }
+
+    fn tree_object(&mut self, tree: &mut TreeBuilder<'_>, depth: usize) -> Option<TreeValue> {
+        if depth == TREE_MAX_DEPTH {
+            return None;
+        }
+        self.expect(b'{')?;
+        self.skip_space();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(TreeValue::Object { first: 0, len: 0 });
+        }
+        let mut members = [0u32; TREE_MAX_KEYS];
+        let mut len = 0;
+        loop {
+            self.skip_space();
+            let (start, end, escaped) = self.string_span()?;
+            if escaped || len == TREE_MAX_KEYS {
+                return None;
+            }
+            let node = tree.push(start + 1..end - 1)?;
+            if tree.same_name(node, &members[..len]) {
+                return None;
+            }
+            if let Some(&last) = members[..len].last() {
+                tree.link(last, node);
+            }
+            members[len] = node;
+            len += 1;
+            self.skip_space();
+            self.expect(b':')?;
+            self.tree_value(tree, node, depth + 1)?;
+            self.skip_space();
+            if self.expect(b',').is_none() {
+                self.expect(b'}')?;
+                return Some(TreeValue::Object {
+                    first: members[0],
+                    len: len as u32,
+                });
+            }
+        }
+    }
+
+    fn tree_array(&mut self, tree: &mut TreeBuilder<'_>, depth: usize) -> Option<TreeValue> {
+        if depth == TREE_MAX_DEPTH {
+            return None;
+        }
+        self.expect(b'[')?;
+        self.skip_space();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(TreeValue::Json(Value::Array(Vec::new())));
+        }
+        let (mut first, mut last, mut len) = (None, None, 0u32);
+        loop {
+            let node = tree.push(0..0)?;
+            match last {
+                Some(last) => tree.link(last, node),
+                None => first = Some(node),
+            }
+            last = Some(node);
+            len += 1;
+            self.tree_value(tree, node, depth + 1)?;
+            self.skip_space();
+            if self.expect(b',').is_none() {
+                self.expect(b']')?;
+                return Some(TreeValue::Array { first: first?, len });
+            }
+        }
     }
 
     /// The current member's value as its text, delimited but not checked
@@ -376,6 +488,7 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contraband_event::ValueRef;
     use serde_json::Map;
 
     /// Every member as (name, value), or `None` where the scan gives up.
@@ -403,7 +516,8 @@ mod tests {
 
     /// The scan agrees with serde_json: where it reads a text, serde_json
     /// reads the same object; where serde_json refuses one, so does it.
-    /// Guessing names changes nothing.
+    /// Guessing names changes nothing. Read into fields, nested values as
+    /// trees, it agrees too (see [`fields_agree`]).
     fn agrees(text: &str) -> bool {
         let theirs: Option<Map<String, Value>> = serde_json::from_str(text).ok();
         let ours = members(text);
@@ -413,6 +527,81 @@ mod tests {
                 Some(ours) => theirs.as_ref() == Some(&ours),
                 None => true,
             }
+            && fields_agree(text, theirs.as_ref())
+    }
+
+    /// [`read_fields`] (strings as text, nested values as trees) reads
+    /// what serde_json reads, and every path a rule could name reaches the
+    /// same values, in the same order, as over serde_json's tree.
+    fn fields_agree(text: &str, theirs: Option<&Map<String, Value>>) -> bool {
+        let record: Arc<str> = Arc::from(text);
+        let Some(ours) = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)) else {
+            return true;
+        };
+        let Some(theirs) = theirs else {
+            return false;
+        };
+        let json = Fields::from(theirs.clone());
+        if ours != json || serde_json::to_string(&ours).ok() != serde_json::to_string(&json).ok() {
+            return false;
+        }
+        let event = |fields: Fields| {
+            contraband_event::Event::new(Default::default(), Default::default(), fields)
+        };
+        let (ours, json) = (event(ours), event(json));
+        let mut paths = vec!["0".to_string(), "a.0".to_string(), "x.y".to_string()];
+        for (k, v) in theirs {
+            paths_of(k, v, &mut paths);
+        }
+        let seen = |e: &contraband_event::Event, path: &str| {
+            let mut out = Vec::new();
+            let _ = e.visit(path, &mut |v| {
+                out.push(v.to_value());
+                std::ops::ControlFlow::Continue(())
+            });
+            (out, e.get(path).cloned(), e.get_str(path).map(String::from))
+        };
+        let scalars = |e: &contraband_event::Event| {
+            let mut out = Vec::new();
+            let _ = e.for_each_scalar(&mut |v| {
+                out.push(v.to_value());
+                std::ops::ControlFlow::Continue(())
+            });
+            out
+        };
+        paths.iter().all(|p| seen(&ours, p) == seen(&json, p)) && scalars(&ours) == scalars(&json)
+    }
+
+    /// Paths to the values under `name`, array positions included, down
+    /// to a few levels.
+    fn paths_of(name: &str, v: &Value, out: &mut Vec<String>) {
+        paths_within(name, v, 4, out);
+    }
+
+    fn paths_within(name: &str, v: &Value, depth: usize, out: &mut Vec<String>) {
+        out.push(name.to_string());
+        if depth == 0 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map.iter().take(8) {
+                    paths_within(&format!("{name}.{k}"), v, depth - 1, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate().take(2) {
+                    paths_within(&format!("{name}.{i}"), v, depth - 1, out);
+                }
+                // Without a position, a path goes through every element.
+                if let Some(first) = items.first() {
+                    let mut under = Vec::new();
+                    paths_within(name, first, depth - 1, &mut under);
+                    out.extend(under.into_iter().skip(1));
+                }
+            }
+            _ => {}
+        }
     }
 
     #[test]
@@ -426,6 +615,8 @@ mod tests {
             r#"{"dup":1,"dup":2}"#,
             "{}",
             r#"{"ünï":"cödé"}"#,
+            r#"{"o":{"a":{"b":[1,"x",{"c":null}],"b.c":"flat"},"e":[],"f":{}},"g":[[1,2],[]]}"#,
+            r#"{"o":{"k":1,"k":2},"p":{"esc\"aped":1},"q":{"s":"line\nbreak"}}"#,
         ] {
             let ours = members(text).unwrap_or_else(|| panic!("gave up on {text}"));
             let theirs: Map<String, Value> = serde_json::from_str(text).unwrap();
@@ -435,7 +626,33 @@ mod tests {
                 serde_json::to_string(&theirs).unwrap(),
                 "same order and number kinds: {text}"
             );
+            assert!(fields_agree(text, Some(&theirs)), "as fields: {text}");
         }
+    }
+
+    #[test]
+    fn nested_values_are_trees_unless_serde_json_must_read_them() {
+        let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+        let wide: Vec<String> = (0..=TREE_MAX_KEYS)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        let text = format!(
+            r#"{{"tree":{{"a":[1,{{"b":"x"}}]}},"list":["x"],"empty":[],"dup":{{"k":1,"k":2}},"esc":{{"\u0041":1}},"deep":{deep},"wide":{{{}}}}}"#,
+            wide.join(",")
+        );
+        let record: Arc<str> = Arc::from(text.as_str());
+        let fields = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)).unwrap();
+        let is_tree = |name| matches!(fields.get_ref(name), Some(ValueRef::Tree(_)));
+        assert!(is_tree("tree") && is_tree("list"));
+        for name in ["empty", "dup", "esc", "deep", "wide"] {
+            assert!(
+                matches!(fields.get_ref(name), Some(ValueRef::Json(_))),
+                "{name}"
+            );
+        }
+        let theirs: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        assert!(fields_agree(&text, Some(&theirs)));
+        assert_eq!(fields.get("dup"), Some(&serde_json::json!({"k": 2})));
     }
 
     #[test]

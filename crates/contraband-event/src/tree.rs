@@ -1,0 +1,261 @@
+//! An event's nested values (objects and arrays) as a tree of places in its
+//! record, walked without building JSON.
+//!
+//! serde_json builds a nested object as an `IndexMap` with a `String` per
+//! key and per value, hashed with SipHash; for a Kubernetes audit event
+//! that was a third of its cost, and freeing it another tenth, though rules
+//! read a handful of its values. Here the whole event's nested values are
+//! one list of nodes: a key and a plain string are byte ranges in the
+//! record, an object's members are linked in order. A decoder builds it
+//! with a [`TreeBuilder`]; a reader asking for JSON gets it built once.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::ValueRef;
+
+/// No node (the end of a list of members).
+const NONE: u32 = u32::MAX;
+
+/// An object with more members than this is not made a tree: its keys are
+/// checked against each other for repeats, pairwise.
+pub const TREE_MAX_KEYS: usize = 32;
+
+/// One member of an object or element of an array.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    /// The member's name in the record (empty for array elements and roots).
+    key: (u32, u32),
+    /// The next member or element of the same parent, or [`NONE`].
+    next: u32,
+    value: TreeValue,
+}
+
+/// A node's value as a decoder gives it.
+#[derive(Clone, Debug)]
+pub enum TreeValue {
+    /// A string without escapes: its byte range in the record, quotes
+    /// excluded.
+    Text(u32, u32),
+    /// Anything else that is not an object or array, and empty arrays.
+    Json(Value),
+    /// Members starting at node `first`, linked through their `next`.
+    Object { first: u32, len: u32 },
+    /// A non-empty array's elements, linked the same way.
+    Array { first: u32, len: u32 },
+}
+
+/// What [`ValueRef::Text`] and tree values are read from: the record's
+/// text and the nodes of its nested values.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Backing {
+    pub record: Option<Arc<str>>,
+    pub nodes: Vec<Node>,
+}
+
+impl Backing {
+    /// The text at `start..end` of the record (checked when it was set).
+    pub fn text(&self, start: u32, end: u32) -> &str {
+        let record = self.record.as_deref().unwrap_or_default();
+        record.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    /// Is `range` a run of whole characters in the record?
+    fn holds(&self, range: &Range<usize>) -> bool {
+        self.record
+            .as_deref()
+            .is_some_and(|r| r.get(range.clone()).is_some() && u32::try_from(range.end).is_ok())
+    }
+
+    /// Node `at`'s value, as readers see it.
+    pub fn value_ref(&self, at: u32) -> ValueRef<'_> {
+        match &self.nodes[at as usize].value {
+            TreeValue::Text(start, end) => ValueRef::Text(self.text(*start, *end)),
+            TreeValue::Json(v) => ValueRef::Json(v),
+            TreeValue::Object { .. } | TreeValue::Array { .. } => {
+                ValueRef::Tree(TreeRef { backing: self, at })
+            }
+        }
+    }
+}
+
+/// An object or non-empty array of an event's tree.
+#[derive(Clone, Copy)]
+pub struct TreeRef<'a> {
+    backing: &'a Backing,
+    at: u32,
+}
+
+impl std::fmt::Debug for TreeRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_value().fmt(f)
+    }
+}
+
+impl<'a> TreeRef<'a> {
+    fn node(self, at: u32) -> &'a Node {
+        &self.backing.nodes[at as usize]
+    }
+
+    pub fn is_array(self) -> bool {
+        matches!(self.node(self.at).value, TreeValue::Array { .. })
+    }
+
+    /// The members' names and values (an array's elements have empty names).
+    pub fn members(self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> {
+        self.member_nodes()
+            .map(move |(k, at)| (k, self.value_at(at)))
+    }
+
+    /// The members' names and nodes: a search reads only the value it
+    /// finds ([`TreeRef::value_at`]).
+    pub(crate) fn member_nodes(self) -> impl Iterator<Item = (&'a str, u32)> {
+        let (mut at, mut left) = match self.node(self.at).value {
+            TreeValue::Object { first, len } | TreeValue::Array { first, len } => (first, len),
+            _ => (NONE, 0),
+        };
+        std::iter::from_fn(move || {
+            if left == 0 || at == NONE {
+                return None;
+            }
+            let node = self.node(at);
+            let item = (self.backing.text(node.key.0, node.key.1), at);
+            at = node.next;
+            left -= 1;
+            Some(item)
+        })
+    }
+
+    /// The value of node `at` (one of [`TreeRef::member_nodes`]).
+    pub(crate) fn value_at(self, at: u32) -> ValueRef<'a> {
+        self.backing.value_ref(at)
+    }
+
+    /// The values of an array's elements or an object's members.
+    pub fn values(self) -> impl Iterator<Item = ValueRef<'a>> {
+        self.members().map(|(_, v)| v)
+    }
+
+    /// Member `key` of an object.
+    pub fn get(self, key: &str) -> Option<ValueRef<'a>> {
+        if self.is_array() {
+            return None;
+        }
+        self.member_nodes()
+            .find(|(k, _)| *k == key)
+            .map(|(_, at)| self.value_at(at))
+    }
+
+    /// As JSON, built now.
+    pub fn to_value(self) -> Value {
+        if self.is_array() {
+            return Value::Array(self.values().map(ValueRef::to_value).collect());
+        }
+        let mut map = Map::new();
+        for (k, v) in self.members() {
+            map.insert(k.to_owned(), v.to_value());
+        }
+        Value::Object(map)
+    }
+}
+
+/// Adds one nested value to an event's tree, node by node; see
+/// [`crate::Fields::tree`]. Dropped without [`TreeBuilder::finish`], it
+/// takes back every node it added.
+pub struct TreeBuilder<'f> {
+    backing: &'f mut Backing,
+    /// Nodes before this value's: what a drop truncates to.
+    from: usize,
+    finished: bool,
+}
+
+impl<'f> TreeBuilder<'f> {
+    pub(crate) fn new(backing: &'f mut Backing) -> TreeBuilder<'f> {
+        let from = backing.nodes.len();
+        TreeBuilder {
+            backing,
+            from,
+            finished: false,
+        }
+    }
+
+    /// Adds a node named by `key` (a range of the record without escapes;
+    /// empty for an array element or the root) whose value is set later.
+    /// `None` when `key` is not text of the record or the tree is full.
+    pub fn push(&mut self, key: Range<usize>) -> Option<u32> {
+        if !self.backing.holds(&key) {
+            return None;
+        }
+        let at = u32::try_from(self.backing.nodes.len())
+            .ok()
+            .filter(|&n| n != NONE)?;
+        self.backing.nodes.push(Node {
+            key: (key.start as u32, key.end as u32),
+            next: NONE,
+            value: TreeValue::Json(Value::Null),
+        });
+        Some(at)
+    }
+
+    /// Sets node `at`'s value; a text range must be text of the record.
+    pub fn set(&mut self, at: u32, value: TreeValue) -> Option<()> {
+        if let TreeValue::Text(start, end) = value {
+            if !self.backing.holds(&(start as usize..end as usize)) {
+                return None;
+            }
+        }
+        self.backing.nodes.get_mut(at as usize)?.value = value;
+        Some(())
+    }
+
+    /// Makes node `next` follow node `at` in its parent.
+    pub fn link(&mut self, at: u32, next: u32) {
+        if let Some(node) = self.backing.nodes.get_mut(at as usize) {
+            node.next = next;
+        }
+    }
+
+    /// Does node `at`'s name equal that of some node of `names`?
+    pub fn same_name(&self, at: u32, names: &[u32]) -> bool {
+        let key = |i: u32| {
+            let (s, e) = self.backing.nodes[i as usize].key;
+            self.backing.text(s, e)
+        };
+        let mine = key(at);
+        names.iter().any(|&other| key(other) == mine)
+    }
+
+    /// Keeps the tree whose root is node `root`.
+    pub fn finish(mut self, root: u32) -> u32 {
+        self.finished = true;
+        root
+    }
+}
+
+impl Drop for TreeBuilder<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.backing.nodes.truncate(self.from);
+        }
+    }
+}
+
+impl serde::Serialize for TreeRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        if self.is_array() {
+            let mut seq = s.serialize_seq(None)?;
+            for v in self.values() {
+                seq.serialize_element(&v)?;
+            }
+            return seq.end();
+        }
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.members() {
+            map.serialize_entry(k, &v)?;
+        }
+        map.end()
+    }
+}
