@@ -50,7 +50,7 @@ impl<'a> Object<'a> for TreeObject<'a> {
         self.0.get(key)
     }
     fn has_dotted_key(self) -> bool {
-        self.0.members().any(|(k, _)| k.contains('.'))
+        self.0.member_nodes().any(|(k, _)| k.contains(&b'.'))
     }
 }
 
@@ -182,7 +182,7 @@ fn visit_small_map<'a>(
     path: &str,
     f: &mut Visitor<'_, 'a>,
 ) -> ControlFlow<()> {
-    let members = map.iter().map(|(k, v)| (k.as_str(), v));
+    let members = map.iter().map(|(k, v)| (k.as_bytes(), v));
     visit_small(members, ValueRef::Json, path, f).unwrap_or_else(|| visit_map(map, path, f))
 }
 
@@ -190,7 +190,7 @@ fn visit_small_map<'a>(
 /// reads (only those the walk takes). `None` when the path meets more
 /// prefix keys than kept: the caller takes [`visit_map`].
 fn visit_small<'a, V: Copy>(
-    members: impl Iterator<Item = (&'a str, V)>,
+    members: impl Iterator<Item = (&'a [u8], V)>,
     value: impl Fn(V) -> ValueRef<'a>,
     path: &str,
     f: &mut Visitor<'_, 'a>,
@@ -199,8 +199,7 @@ fn visit_small<'a, V: Copy>(
     let mut prefixes: [(usize, Option<V>); SMALL_OBJECT_PREFIXES] =
         [(0, None); SMALL_OBJECT_PREFIXES];
     let mut found = 0;
-    for (key, member) in members {
-        let k = key.as_bytes();
+    for (k, member) in members {
         // The first byte rules out most keys without a comparison call.
         let Some(start) = p.get(..k.len()) else {
             continue;

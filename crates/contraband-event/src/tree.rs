@@ -62,6 +62,13 @@ impl Backing {
         record.get(start as usize..end as usize).unwrap_or_default()
     }
 
+    /// The bytes at `start..end` of the record: a name compared byte for
+    /// byte needs no character boundaries checked.
+    fn bytes(&self, start: u32, end: u32) -> &[u8] {
+        let record = self.record.as_deref().unwrap_or_default().as_bytes();
+        record.get(start as usize..end as usize).unwrap_or_default()
+    }
+
     /// Is `range` a run of whole characters in the record?
     fn holds(&self, range: &Range<usize>) -> bool {
         self.record
@@ -105,13 +112,15 @@ impl<'a> TreeRef<'a> {
 
     /// The members' names and values (an array's elements have empty names).
     pub fn members(self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> {
-        self.member_nodes()
-            .map(move |(k, at)| (k, self.value_at(at)))
+        self.member_nodes().map(move |(_, at)| {
+            let (start, end) = self.node(at).key;
+            (self.backing.text(start, end), self.value_at(at))
+        })
     }
 
-    /// The members' names and nodes: a search reads only the value it
-    /// finds ([`TreeRef::value_at`]).
-    pub(crate) fn member_nodes(self) -> impl Iterator<Item = (&'a str, u32)> {
+    /// The members' names, as bytes, and nodes: a search reads only the
+    /// value it finds ([`TreeRef::value_at`]).
+    pub(crate) fn member_nodes(self) -> impl Iterator<Item = (&'a [u8], u32)> {
         let (mut at, mut left) = match self.node(self.at).value {
             TreeValue::Object { first, len } | TreeValue::Array { first, len } => (first, len),
             _ => (NONE, 0),
@@ -121,7 +130,7 @@ impl<'a> TreeRef<'a> {
                 return None;
             }
             let node = self.node(at);
-            let item = (self.backing.text(node.key.0, node.key.1), at);
+            let item = (self.backing.bytes(node.key.0, node.key.1), at);
             at = node.next;
             left -= 1;
             Some(item)
@@ -135,7 +144,7 @@ impl<'a> TreeRef<'a> {
 
     /// The values of an array's elements or an object's members.
     pub fn values(self) -> impl Iterator<Item = ValueRef<'a>> {
-        self.members().map(|(_, v)| v)
+        self.member_nodes().map(move |(_, at)| self.value_at(at))
     }
 
     /// Member `key` of an object.
@@ -144,7 +153,7 @@ impl<'a> TreeRef<'a> {
             return None;
         }
         self.member_nodes()
-            .find(|(k, _)| *k == key)
+            .find(|(k, _)| *k == key.as_bytes())
             .map(|(_, at)| self.value_at(at))
     }
 
