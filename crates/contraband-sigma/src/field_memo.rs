@@ -38,6 +38,17 @@ pub(crate) fn number_fields<'n>(detections: impl Iterator<Item = &'n mut Node>) 
 pub struct FieldMemo {
     turn: u32,
     at: Vec<Stamp>,
+    /// The last event's list of values, emptied, kept for its room: it
+    /// grew from nothing for every event.
+    spare: Vec<ValueRef<'static>>,
+}
+
+/// An empty list of values with `list`'s room, for values of any lifetime.
+fn recycle<'a, 'b>(mut list: Vec<ValueRef<'a>>) -> Vec<ValueRef<'b>> {
+    list.clear();
+    // Same size and alignment: the standard library collects in place,
+    // keeping the allocation.
+    list.into_iter().map(|_| unreachable!("empty")).collect()
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,6 +64,14 @@ pub(crate) struct FieldReader<'e, 'm> {
     pub event: &'e Event,
     memo: Option<&'m mut FieldMemo>,
     values: Vec<ValueRef<'e>>,
+}
+
+impl Drop for FieldReader<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(memo) = self.memo.as_deref_mut() {
+            memo.spare = recycle(std::mem::take(&mut self.values));
+        }
+    }
 }
 
 impl<'e, 'm> FieldReader<'e, 'm> {
@@ -79,10 +98,11 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         if memo.at.len() < fields {
             memo.at.resize(fields, Stamp::default());
         }
+        let values = recycle(std::mem::take(&mut memo.spare));
         FieldReader {
             event,
             memo: Some(memo),
-            values: Vec::new(),
+            values,
         }
     }
 
@@ -167,6 +187,7 @@ mod tests {
         });
         assert!(flow.is_break());
         assert_eq!(seen, 1);
+        drop(r);
         let mut r = FieldReader::memoized(&second, &mut memo, 3);
         assert_eq!(
             values(&mut r, "verb", 0),
@@ -175,6 +196,22 @@ mod tests {
         );
         let mut direct = FieldReader::direct(&second);
         assert_eq!(values(&mut direct, "list", 1), [json!("a"), json!("b")]);
+    }
+
+    #[test]
+    fn the_list_of_values_keeps_its_room_from_event_to_event() {
+        let fields = json!({"verb": "create", "list": [1, 2, 3, 4, 5]});
+        let event = Event::new(
+            LogSource::default(),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        );
+        let mut memo = FieldMemo::default();
+        let _ = values(&mut FieldReader::memoized(&event, &mut memo, 2), "list", 1);
+        let room = memo.spare.capacity();
+        assert!(room >= 5 && memo.spare.is_empty());
+        let again = FieldReader::memoized(&event, &mut memo, 2);
+        assert_eq!(again.values.capacity(), room);
     }
 
     #[test]
@@ -187,12 +224,13 @@ mod tests {
         );
         let mut memo = FieldMemo {
             turn: u32::MAX - 1,
-            at: Vec::new(),
+            ..FieldMemo::default()
         };
         let _ = values(&mut FieldReader::memoized(&event, &mut memo, 1), "verb", 0);
         assert_eq!(memo.at[0].turn, u32::MAX);
         let mut r = FieldReader::memoized(&event, &mut memo, 1);
         assert_eq!(values(&mut r, "verb", 0), [json!("create")]);
+        drop(r);
         assert_eq!(memo.turn, 1);
     }
 }
