@@ -219,19 +219,31 @@ impl<'f> TreeBuilder<'f> {
         Some(at)
     }
 
-    /// Sets node `at`'s value; a text range must be text of the record.
+    /// Sets node `at`'s value. `None`, and nothing set, when a text range
+    /// is not text of the record or a first member is not a node.
     pub fn set(&mut self, at: u32, value: TreeValue) -> Option<()> {
-        if let TreeValue::Text(start, end) = value {
-            if !self.backing.holds(&(start as usize..end as usize)) {
+        let nodes = self.backing.nodes.len();
+        match value {
+            TreeValue::Text(start, end) if !self.backing.holds(&(start as usize..end as usize)) => {
                 return None;
             }
+            TreeValue::Object { first, len } | TreeValue::Array { first, len }
+                if len > 0 && first as usize >= nodes =>
+            {
+                return None;
+            }
+            _ => {}
         }
         self.backing.nodes.get_mut(at as usize)?.value = value;
         Some(())
     }
 
-    /// Makes node `next` follow node `at` in its parent.
+    /// Makes node `next` follow node `at` in its parent (nothing when
+    /// either is not a node).
     pub fn link(&mut self, at: u32, next: u32) {
+        if next as usize >= self.backing.nodes.len() {
+            return;
+        }
         if let Some(node) = self.backing.nodes.get_mut(at as usize) {
             node.next = next;
         }
@@ -277,5 +289,66 @@ impl serde::Serialize for TreeRef<'_> {
             map.serialize_entry(k, &v)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Fields;
+    use serde_json::json;
+
+    #[test]
+    fn a_builder_takes_only_places_and_nodes_that_exist() {
+        let record: Arc<str> = Arc::from(r#"{"o":{"a":"x","b":[1]}}"#);
+        let mut fields = Fields::over_record(record, 1);
+        let mut tree = fields.tree();
+        let root = tree.push(0..0).unwrap();
+        assert_eq!(tree.push(3..99), None, "past the record");
+        let a = tree.push(7..8).unwrap();
+        assert_eq!(
+            tree.set(a, TreeValue::Text(11, 99)),
+            None,
+            "past the record"
+        );
+        tree.set(a, TreeValue::Text(11, 12)).unwrap();
+        let b = tree.push(15..16).unwrap();
+        let item = tree.push(0..0).unwrap();
+        tree.set(item, TreeValue::Json(json!(1))).unwrap();
+        assert_eq!(tree.set(b, TreeValue::Array { first: 99, len: 1 }), None);
+        tree.set(
+            b,
+            TreeValue::Array {
+                first: item,
+                len: 1,
+            },
+        )
+        .unwrap();
+        tree.link(a, 99);
+        tree.link(a, b);
+        assert!(tree.same_name(b, &[a, b]) && !tree.same_name(b, &[a]));
+        tree.set(root, TreeValue::Object { first: a, len: 2 })
+            .unwrap();
+        let root = tree.finish(root);
+        fields.insert_tree("o", root).unwrap();
+        assert_eq!(fields.insert_tree("p", 99), None);
+        assert_eq!(fields.get("o"), Some(&json!({"a": "x", "b": [1]})));
+        let o = fields.get_ref("o").unwrap();
+        assert_eq!(o.get("a"), Some(ValueRef::Text("x")));
+        assert_eq!(o.get("b").map(|b| b.items().count()), Some(1));
+        assert_eq!(
+            serde_json::to_string(&fields).unwrap(),
+            r#"{"o":{"a":"x","b":[1]}}"#
+        );
+    }
+
+    #[test]
+    fn an_unfinished_builder_takes_its_nodes_back() {
+        let record: Arc<str> = Arc::from(r#"{"o":{"a":1}}"#);
+        let mut fields = Fields::over_record(record, 1);
+        let mut tree = fields.tree();
+        let root = tree.push(0..0).unwrap();
+        drop(tree);
+        assert_eq!(fields.insert_tree("o", root), None, "no such node any more");
     }
 }

@@ -228,14 +228,20 @@ impl<'t> ObjectScan<'t> {
         tree.set(at, value)
     }
 
-    fn tree_object(&mut self, tree: &mut TreeBuilder<'_>, depth: usize) -> Option<TreeValue> {
+    /// Moves past `open` and any space after it; `Some(true)` when
+    /// `close` follows at once (an empty object or array, moved past too).
+    /// `None` at the tree's depth limit.
+    fn enter(&mut self, open: u8, close: u8, depth: usize) -> Option<bool> {
         if depth == TREE_MAX_DEPTH {
             return None;
         }
-        self.expect(b'{')?;
+        self.expect(open)?;
         self.skip_space();
-        if self.peek()? == b'}' {
-            self.at += 1;
+        Some(self.expect(close).is_some())
+    }
+
+    fn tree_object(&mut self, tree: &mut TreeBuilder<'_>, depth: usize) -> Option<TreeValue> {
+        if self.enter(b'{', b'}', depth)? {
             return Some(TreeValue::Object { first: 0, len: 0 });
         }
         let mut members = [0u32; TREE_MAX_KEYS];
@@ -270,13 +276,7 @@ impl<'t> ObjectScan<'t> {
     }
 
     fn tree_array(&mut self, tree: &mut TreeBuilder<'_>, depth: usize) -> Option<TreeValue> {
-        if depth == TREE_MAX_DEPTH {
-            return None;
-        }
-        self.expect(b'[')?;
-        self.skip_space();
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.enter(b'[', b']', depth)? {
             return Some(TreeValue::Json(Value::Array(Vec::new())));
         }
         let (mut first, mut last, mut len) = (None, None, 0u32);
