@@ -12,7 +12,9 @@
 //! text (the record is one shared `Arc<str>` the event holds anyway):
 //! most of an event's values are read as text or not at all, and building
 //! a `String` per value and freeing it was a fifth of decoding an event.
-//! Readers that want JSON get it built on first ask.
+//! A nested object or array is kept the same way, as a tree of places in
+//! the record (see [`crate::TreeBuilder`]). Readers walk [`ValueRef`]s;
+//! readers that want JSON get it built on first ask.
 
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
