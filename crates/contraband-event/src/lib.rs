@@ -1,12 +1,14 @@
 //! The one event type every contraband stage works on.
 //!
 //! Decoders turn raw telemetry into [`Event`]s; the Sigma matcher reads them
-//! through [`Event::visit`] and [`Event::for_each_string`]; sinks render
-//! them. No stage knows which source produced an event.
+//! through [`Event::visit`] and [`Event::for_each_scalar`], as
+//! [`ValueRef`]s; sinks render them. No stage knows which source produced
+//! an event.
 //!
 //! Field names follow the Sigma taxonomy for the event's [`LogSource`]
 //! (`Image`, `CommandLine`, ...). Nested telemetry (Kubernetes audit) keeps its
-//! own tree and is addressed with dotted paths (`objectRef.resource`). The
+//! own tree, read from the record's text in place ([`TreeBuilder`]), and is
+//! addressed with dotted paths (`objectRef.resource`). The
 //! container an event happened in is a typed [`ContainerContext`], reachable
 //! by rules under the `container.` prefix.
 
