@@ -1,7 +1,6 @@
 //! Detection sections → a tree of [`Node`]s with every value pre-lowered.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 
@@ -15,6 +14,7 @@ use crate::condition::{ident_matches, parse_condition, Cond, ConditionError, Tar
 use crate::error::RuleError;
 use crate::field_memo::{FieldReader, UNNUMBERED};
 use crate::pattern::{build_regex, literal, parse_wildcards, wrap, Piece, StrMatcher};
+use crate::scalar_text::with_text;
 use crate::Limits;
 
 /// Comparison operators for `lt`/`lte`/`gt`/`gte` and time parts.
@@ -1203,44 +1203,6 @@ impl Node {
 
 // ---------------------------------------------------------------------------
 // Evaluation
-
-/// Stack buffer to render numbers without allocating.
-struct NumBuf {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl std::fmt::Write for NumBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let b = s.as_bytes();
-        if self.len + b.len() > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
-        Ok(())
-    }
-}
-
-/// Call `f` with the text form of a scalar (numbers and booleans rendered).
-#[inline]
-fn with_text<R>(v: ValueRef<'_>, f: impl FnOnce(&str) -> R) -> Option<R> {
-    if let Some(s) = v.as_str() {
-        return Some(f(s));
-    }
-    match v.as_json()? {
-        Value::Bool(b) => Some(f(if *b { "true" } else { "false" })),
-        Value::Number(n) => {
-            let mut nb = NumBuf {
-                buf: [0; 64],
-                len: 0,
-            };
-            write!(nb, "{n}").ok()?;
-            std::str::from_utf8(&nb.buf[..nb.len]).ok().map(f)
-        }
-        _ => None,
-    }
-}
 
 fn as_number(v: ValueRef<'_>) -> Option<f64> {
     if let Some(s) = v.as_str() {

@@ -69,6 +69,7 @@ mod pattern;
 mod prefilter;
 mod rule;
 mod ruleset;
+mod scalar_text;
 
 pub use compile::{Cmp, Node};
 pub use condition::{parse_condition, Cond, ConditionError, Target};

@@ -22,10 +22,11 @@ enum Source<'a> {
     /// Somewhere in the container context (`container.*`).
     Container,
 }
-use contraband_event::{visit_strings, Event, LogSource, Value, ValueRef, CONTAINER_PREFIX};
+use contraband_event::{visit_strings, Event, LogSource, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
 use crate::field_memo::FieldMemo;
+use crate::scalar_text::with_text;
 use crate::RuleSet;
 
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
@@ -134,31 +135,20 @@ impl Prefilter {
             scratch.bits.resize(words, 0);
         }
         let Some(ac) = &self.ac else { return };
-        let mut buf = itoa_buf::Buf::default();
         let mut scan_text = |from: Source, v: ValueRef<'_>| {
-            let text: &str = match (v.as_str(), v.as_json()) {
-                (Some(s), _) => s,
-                (None, Some(Value::Bool(b))) => {
-                    if *b {
-                        "true"
-                    } else {
-                        "false"
+            let _ = with_text(v, |text| {
+                ac.each_match(text.as_bytes(), |pattern| {
+                    for &(r, wants) in &self.pattern_rules[pattern] {
+                        if !self.counts(wants, from) {
+                            continue;
+                        }
+                        let w = r as usize / 64;
+                        if scratch.bits[w] == 0 {
+                            scratch.touched.push(w);
+                        }
+                        scratch.bits[w] |= 1 << (r % 64);
                     }
-                }
-                (None, Some(Value::Number(n))) => buf.render(n),
-                _ => return ControlFlow::Continue(()),
-            };
-            ac.each_match(text.as_bytes(), |pattern| {
-                for &(r, wants) in &self.pattern_rules[pattern] {
-                    if !self.counts(wants, from) {
-                        continue;
-                    }
-                    let w = r as usize / 64;
-                    if scratch.bits[w] == 0 {
-                        scratch.touched.push(w);
-                    }
-                    scratch.bits[w] |= 1 << (r % 64);
-                }
+                })
             });
             ControlFlow::Continue(())
         };
@@ -330,80 +320,6 @@ impl Selection {
     /// True when a prefilter screens the rules.
     pub fn is_prefiltered(&self) -> bool {
         self.prefilter.is_some()
-    }
-}
-
-mod itoa_buf {
-    use std::fmt::Write;
-
-    /// A number's text as serde_json writes it, integers without the
-    /// formatting machinery (a field like `LogonId` is on every event) and
-    /// without allocating: the scan makes one of these per event.
-    #[derive(Default)]
-    pub struct Buf {
-        /// An integer's digits (and sign), right-aligned.
-        digits: [u8; 21],
-        /// Any other number (rare), formatted.
-        other: String,
-    }
-
-    impl Buf {
-        pub fn render(&mut self, n: &serde_json::Number) -> &str {
-            let (u, negative) = match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => (u, false),
-                (None, Some(i)) => (i.unsigned_abs(), true),
-                _ => {
-                    self.other.clear();
-                    let _ = write!(self.other, "{n}");
-                    return &self.other;
-                }
-            };
-            let at = self.write_digits(u, negative);
-            std::str::from_utf8(&self.digits[at..]).expect("ASCII digits")
-        }
-
-        /// Writes `u` (with a minus sign if `negative`) at the end of
-        /// `digits`; returns where it starts.
-        fn write_digits(&mut self, mut u: u64, negative: bool) -> usize {
-            let mut at = self.digits.len();
-            loop {
-                at -= 1;
-                self.digits[at] = b'0' + (u % 10) as u8;
-                u /= 10;
-                if u == 0 {
-                    break;
-                }
-            }
-            if negative {
-                at -= 1;
-                self.digits[at] = b'-';
-            }
-            at
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn renders_numbers_as_serde_json_does() {
-            let mut buf = Buf::default();
-            for text in [
-                "0",
-                "7",
-                "-1",
-                "1011",
-                "18446744073709551615",
-                "-9223372036854775808",
-                "1.5",
-                "-0.25",
-                "1e300",
-            ] {
-                let n: serde_json::Number = serde_json::from_str(text).unwrap();
-                assert_eq!(buf.render(&n), n.to_string(), "{text}");
-            }
-        }
     }
 }
 
