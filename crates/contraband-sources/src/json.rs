@@ -129,18 +129,14 @@ pub(crate) fn obj<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>>
     v.get(key)?.as_object()
 }
 
-/// `v.a.b.c` as a string (numbers rendered).
-pub(crate) fn str_at(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
+/// `v.a.b.c` as text (numbers and booleans rendered), if it is non-empty
+/// text.
+pub(crate) fn str_at<'a>(v: impl Into<ValueRef<'a>>, path: &[&str]) -> Option<String> {
+    let mut at = v.into();
     for key in path {
-        cur = cur.get(key)?;
+        at = at.get(key)?;
     }
-    match cur {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    at.to_text().filter(|t| !t.is_empty()).map(String::from)
 }
 
 /// A time from a JSON value: RFC 3339 text or epoch number.

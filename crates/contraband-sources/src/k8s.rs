@@ -9,7 +9,7 @@ use contraband_event::{
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::json::time_of;
+use crate::json::{str_at, time_of};
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
@@ -89,7 +89,7 @@ pub(crate) fn decode_fast(fields: Fields, ctx: &Ctx, out: &mut Vec<Event>) -> Re
 /// The value at `path` under the top-level member `path[0]`, as text
 /// (numbers rendered), read without building the member as JSON.
 fn str_under(fields: &Fields, path: &[&str]) -> Option<String> {
-    text_at(fields.get_ref(path[0])?, &path[1..])
+    str_at(fields.get_ref(path[0])?, &path[1..])
 }
 
 fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
@@ -164,16 +164,6 @@ fn containers(spec: ValueRef<'_>) -> impl Iterator<Item = ValueRef<'_>> {
         .flat_map(ValueRef::items)
 }
 
-/// The value at `path` under `v` as text (numbers rendered), if it is
-/// non-empty text.
-fn text_at(v: ValueRef<'_>, path: &[&str]) -> Option<String> {
-    let mut at = v;
-    for key in path {
-        at = at.get(key)?;
-    }
-    at.to_text().filter(|t| !t.is_empty()).map(String::from)
-}
-
 /// Adds each string of `list` to `to`, once.
 fn add_once(list: Option<ValueRef<'_>>, to: &mut Vec<String>) {
     for item in list.into_iter().flat_map(ValueRef::items) {
@@ -209,25 +199,25 @@ fn pod_context(
     }
     c.cap_add = caps.clone();
     for vol in spec.get("volumes").into_iter().flat_map(ValueRef::items) {
-        let Some(path) = text_at(vol, &["hostPath", "path"]) else {
+        let Some(path) = str_at(vol, &["hostPath", "path"]) else {
             continue;
         };
-        let vname = text_at(vol, &["name"]);
+        let vname = str_at(vol, &["name"]);
         // Where the volume is mounted in the first container using it.
         let mount = containers(spec)
             .filter_map(|ct| ct.get("volumeMounts"))
             .flat_map(ValueRef::items)
-            .find(|m| vname.is_some() && text_at(*m, &["name"]) == vname);
+            .find(|m| vname.is_some() && str_at(*m, &["name"]) == vname);
         host_paths.push(path.clone());
         c.mounts.push(Mount {
             kind: Some("hostPath".into()),
             source: Some(path),
-            destination: mount.and_then(|m| text_at(m, &["mountPath"])),
+            destination: mount.and_then(|m| str_at(m, &["mountPath"])),
             rw: !mount
                 .and_then(|m| m.get("readOnly"))
                 .and_then(ValueRef::as_bool)
                 .unwrap_or(false),
-            propagation: mount.and_then(|m| text_at(m, &["mountPropagation"])),
+            propagation: mount.and_then(|m| str_at(m, &["mountPropagation"])),
         });
     }
     let host = |k: &str| {
@@ -240,10 +230,10 @@ fn pod_context(
     c.network_mode = host("hostNetwork");
     c.ipc_mode = host("hostIPC");
     if let Some(first) = spec.get("containers").and_then(|v| v.items().next()) {
-        c.image = text_at(first, &["image"]);
+        c.image = str_at(first, &["image"]);
         c.image_registry = c.image.as_deref().map(|i| image_registry(i).to_string());
-        c.name = text_at(first, &["name"]);
-        c.user = text_at(first, &["securityContext", "runAsUser"]);
+        c.name = str_at(first, &["name"]);
+        c.user = str_at(first, &["securityContext", "runAsUser"]);
     }
     c.k8s_namespace = str_under(whole, &["objectRef", "namespace"])
         .or_else(|| str_under(whole, &["requestObject", "metadata", "namespace"]));

@@ -6,6 +6,7 @@
 //! copies source fields to Sigma taxonomy names, and renames fields. The file
 //! format is documented in `docs/mappings.md`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -93,14 +94,7 @@ struct TableKeys {
 }
 
 fn text(v: ValueRef<'_>) -> Option<String> {
-    if let Some(s) = v.as_str() {
-        return Some(s.to_owned());
-    }
-    match v.as_json()? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    v.to_text().map(Cow::into_owned)
 }
 
 fn values_of<'a>(fields: &'a Fields, path: &str) -> Vec<ValueRef<'a>> {
