@@ -72,7 +72,8 @@ pub struct Entry {
 enum Slot {
     Json(Value),
     Text {
-        /// Byte range in [`Fields::record`], checked when it was set.
+        /// Byte range in the record of [`Fields::backing`], checked when
+        /// it was set.
         start: u32,
         end: u32,
         /// The string as JSON, once asked for. Boxed so a slot is no
@@ -351,17 +352,6 @@ impl Fields {
         }
     }
 
-    /// Sets `to` to a copy of the value of `from` (a string kept as text
-    /// stays text). False when `from` has no value.
-    pub fn copy_value(&mut self, from: &str, to: &str) -> bool {
-        let Some(i) = self.position(from) else {
-            return false;
-        };
-        let value = self.entries[i].value.clone();
-        self.insert_slot(to, value);
-        true
-    }
-
     /// Appends a name known to be absent (with its [`tag`]), keeping the
     /// index in step.
     fn push_new(&mut self, tag: u32, name: Arc<str>, value: Slot) {
@@ -636,8 +626,7 @@ mod tests {
             serde_json::to_string(&f).unwrap(),
             r#"{"a":"xy","n":1,"b":"zz"}"#
         );
-        assert!(f.copy_value("b", "c"));
-        assert!(!f.copy_value("missing", "d"));
+        f.insert_text("c", 21..23).unwrap();
         assert_eq!(f.get_ref("c"), Some(ValueRef::Text("zz")));
         assert_eq!(f.insert("a", json!(2)), Some(json!("xy")));
         assert_eq!(f.shift_remove("b"), Some(json!("zz")));

@@ -249,14 +249,17 @@ impl<'f> TreeBuilder<'f> {
         }
     }
 
-    /// Does node `at`'s name equal that of some node of `names`?
+    /// Does node `at`'s name equal that of some node of `names`? (No for
+    /// nodes that do not exist.)
     pub fn same_name(&self, at: u32, names: &[u32]) -> bool {
         let key = |i: u32| {
-            let (s, e) = self.backing.nodes[i as usize].key;
-            self.backing.text(s, e)
+            let node = self.backing.nodes.get(i as usize)?;
+            Some(self.backing.bytes(node.key.0, node.key.1))
         };
-        let mine = key(at);
-        names.iter().any(|&other| key(other) == mine)
+        let Some(mine) = key(at) else {
+            return false;
+        };
+        names.iter().any(|&other| key(other) == Some(mine))
     }
 
     /// Keeps the tree whose root is node `root`.
@@ -327,6 +330,7 @@ mod tests {
         tree.link(a, 99);
         tree.link(a, b);
         assert!(tree.same_name(b, &[a, b]) && !tree.same_name(b, &[a]));
+        assert!(!tree.same_name(99, &[a]) && !tree.same_name(a, &[99]));
         tree.set(root, TreeValue::Object { first: a, len: 2 })
             .unwrap();
         let root = tree.finish(root);
