@@ -110,7 +110,7 @@ fn one(mut fields: Fields, ctx: &Ctx) -> Result<Event, String> {
         .find_map(|k| fields.get_ref(k).and_then(time_of))
         .or_else(|| {
             fields
-                .get("metadata")
+                .get_ref("metadata")
                 .and_then(|m| m.get("creationTimestamp"))
                 .and_then(time_of)
         })
