@@ -44,6 +44,9 @@ pub struct Prefilter {
     /// The fields whose values hold every field-keyed literal (visited as
     /// rules see them), sorted.
     fields: Box<[Box<str>]>,
+    /// Per field, whether its name has no dot: then it is one lookup, no
+    /// path walk (decided here, not per event).
+    plain: Box<[bool]>,
     /// Some rule has keyword searches: every scalar of the event and of
     /// its container context is scanned instead of `fields`.
     scan_all: bool,
@@ -105,6 +108,7 @@ impl Prefilter {
                 }
             }
         }
+        let plain = fields.iter().map(|f| !f.contains('.')).collect();
         let fields = fields.into_iter().map(Box::from).collect();
         let ac = Literals::build(&patterns);
         if ac.is_none() {
@@ -118,6 +122,7 @@ impl Prefilter {
             unfiltered,
             slots: rules.len(),
             fields,
+            plain,
             scan_all: keywords,
         }
     }
@@ -165,9 +170,9 @@ impl Prefilter {
         } else {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
-            for (i, field) in self.fields.iter().enumerate() {
+            for (i, (field, &plain)) in self.fields.iter().zip(&self.plain).enumerate() {
                 let from = Source::Field(i as u32);
-                if !field.contains('.') {
+                if plain {
                     // A plain name reaches one value, every scalar under
                     // which is scanned: one lookup, no path walk.
                     if let Some(v) = event.fields.get_ref(field) {
