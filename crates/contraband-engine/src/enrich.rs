@@ -15,10 +15,13 @@
 //!   the container id; `runc init` inherits it and the workload it execs is
 //!   attributed. The plumbing itself is never attributed: it runs on the host.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use contraband_event::{ContainerContext, Event};
+// Seeded per process and per table, so colliding keys cannot be prepared
+// in advance; every table here is bounded as well.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 /// Known containers: context by id, and init process id → container id.
 #[derive(Debug, Default, Clone)]
@@ -291,10 +294,10 @@ fn is_container_id(s: &str) -> bool {
 }
 
 fn number(event: &Event, field: &str) -> Option<u64> {
-    match event.get(field)? {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
+    let value = event.get_ref(field)?;
+    match value.as_str() {
+        Some(s) => s.parse().ok(),
+        None => value.as_json()?.as_u64(),
     }
 }
 
