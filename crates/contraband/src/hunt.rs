@@ -19,6 +19,7 @@ use contraband_sources::{DecodeError, Decoder, Format, Options, ReadPlan, Record
 
 use crate::cli::HuntArgs;
 use crate::input_order::{InputOrder, Place};
+use crate::outbox::{Closed, Outbox, BATCH_MESSAGES};
 use crate::pipeline::Collector;
 use crate::progress::Progress;
 use crate::summary::Summary;
@@ -190,7 +191,7 @@ impl Message {
 /// One worker's detect stage.
 struct Worker<'a> {
     engine: &'a Engine,
-    tx: &'a mpsc::SyncSender<Tagged>,
+    out: Outbox<'a, Tagged>,
     scratch: Scratch,
     hits: Vec<Hit>,
     from: Option<Timestamp>,
@@ -199,15 +200,15 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn send(&self, tag: Tag, m: Message) -> Result<(), ()> {
-        self.tx.send((tag, m)).map_err(|_| ())
+    fn send(&mut self, tag: Tag, m: Message) -> Result<(), Closed> {
+        self.out.send((tag, m))
     }
 
     /// Counts a finished chunk (or whole file) and tells the collector;
     /// false when the hunt is over.
-    fn chunk_done(&self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
+    fn chunk_done(&mut self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
         total.fetch_add(events, Ordering::Relaxed);
-        self.send(tag, Message::ChunkDone { events, last }).is_ok()
+        self.send(tag, Message::ChunkDone { events, last }).is_ok() && self.out.flush().is_ok()
     }
 
     fn in_range(&self, event: &Event) -> bool {
@@ -221,6 +222,9 @@ impl Worker<'_> {
         item: Result<Event, DecodeError>,
         attributor: &mut ProcessAttributor,
     ) -> bool {
+        if self.out.tick().is_err() {
+            return false;
+        }
         match item {
             Ok(mut event) => {
                 if !self.in_range(&event) {
@@ -235,13 +239,16 @@ impl Worker<'_> {
 
     /// Judge one item already enriched (events outside --from/--to skipped).
     fn handle_enriched(&mut self, tag: Tag, item: Result<Event, DecodeError>) -> bool {
+        if self.out.tick().is_err() {
+            return false;
+        }
         match item {
             Ok(event) => !self.in_range(&event) || self.detect(tag, &event),
             Err(e) => self.error(tag, e),
         }
     }
 
-    fn error(&self, tag: Tag, e: DecodeError) -> bool {
+    fn error(&mut self, tag: Tag, e: DecodeError) -> bool {
         self.send(tag, Message::DecodeError(e)).is_ok() && !self.strict
     }
 
@@ -251,7 +258,7 @@ impl Worker<'_> {
             if self.engine.feeds_correlation(hit.rule) {
                 let event = Box::new(event.clone());
                 if self
-                    .tx
+                    .out
                     .send((
                         tag,
                         Message::Correlate {
@@ -266,7 +273,7 @@ impl Worker<'_> {
             }
             if let Some(alert) = hit.alert {
                 if self
-                    .tx
+                    .out
                     .send((tag, Message::Alert(Box::new(alert))))
                     .is_err()
                 {
@@ -315,7 +322,8 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         containers: Arc::clone(&containers),
         split: threads > 1,
     });
-    let (tx, rx) = mpsc::sync_channel::<Tagged>(4096);
+    // Batches of up to BATCH_MESSAGES: at most 4,096 messages wait.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Tagged>>(4096 / BATCH_MESSAGES);
     let strict = args.strict;
     let mut workers = Vec::new();
     let events_total = Arc::new(AtomicU64::new(0));
@@ -328,7 +336,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
         workers.push(std::thread::spawn(move || {
             let mut w = Worker {
                 engine: &engine,
-                tx: &tx,
+                out: Outbox::new(&tx),
                 scratch: Scratch::default(),
                 hits: Vec::new(),
                 from,
@@ -426,7 +434,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
     // pass would, whatever the timing.
     let mut order = InputOrder::new();
     let mut ready: Vec<Message> = Vec::new();
-    'collect: for ((file, seq), message) in rx {
+    'collect: for ((file, seq), message) in rx.into_iter().flatten() {
         order.push(file, seq, message, Message::place, &mut ready);
         for message in ready.drain(..) {
             let alerts: Vec<Alert> = match message {

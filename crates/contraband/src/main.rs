@@ -6,6 +6,7 @@ mod cli;
 mod emulate;
 mod hunt;
 mod input_order;
+mod outbox;
 mod pipeline;
 mod progress;
 mod rules;
