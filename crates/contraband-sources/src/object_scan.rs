@@ -62,9 +62,8 @@ pub(crate) fn read_fields<'t>(
 /// Room for a record's fields, made at once: growing the list step by step
 /// reallocates it four times. The stream's longest record so far, plus what
 /// a mapping adds, is usually exact; a guess sized to the first record's
-/// start is [`FIELDS_HINT`]. Kept small on purpose: glibc serves blocks up
-/// to ~1 KB (18 fields) from a per-thread cache, larger ones at several
-/// times the cost.
+/// start is [`FIELDS_HINT`]. (The list itself is usually a dropped event's,
+/// see [`Fields::with_capacity`].)
 fn fields_room(keys: &KeyCache) -> usize {
     match keys.positions() {
         0 => FIELDS_HINT,
