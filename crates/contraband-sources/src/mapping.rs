@@ -177,7 +177,14 @@ impl Mapping {
         if decide {
             self.logsource.apply(&mut ls);
         }
-        if let Some(rule) = self.rules.iter().find(|r| r.matches(fields)) {
+        // A rule decides the logsource and copies fields: when the logsource
+        // is given and no rule copies, which rule matches changes nothing,
+        // and testing them is most of a mapping's cost per event.
+        let rules_matter = decide || self.rules.iter().any(|r| !r.copy.is_empty());
+        if let Some(rule) = rules_matter
+            .then(|| self.rules.iter().find(|r| r.matches(fields)))
+            .flatten()
+        {
             if decide {
                 rule.logsource.apply(&mut ls);
             }
@@ -363,6 +370,39 @@ impl Mappings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_given_logsource_still_gets_the_matching_rules_copies() {
+        let mapping = Mapping::from_yaml(
+            "rules:\n\
+             - exists: [Image]\n  logsource: {category: process_creation}\n  copy: {NewProcessName: Image}\n\
+             - exists: [Image]\n  logsource: {category: file_event}\n",
+        )
+        .unwrap();
+        let fields = || -> Fields {
+            serde_json::from_str::<Map<String, Value>>(r#"{"Image": "/bin/sh"}"#)
+                .unwrap()
+                .into_iter()
+                .collect()
+        };
+        let given = LogSource::new(Some("linux"), Some("network_connection"), None);
+        let mut copied = fields();
+        let ls = mapping.apply_with(&mut copied, given.clone(), false);
+        assert_eq!(ls, given, "given: the rule does not decide");
+        assert_eq!(copied.get("NewProcessName"), Some(&Value::from("/bin/sh")));
+        let mut decided = fields();
+        let ls = mapping.apply_with(&mut decided, LogSource::default(), true);
+        assert_eq!(ls.category.as_deref(), Some("process_creation"));
+        // Without copies in any rule, a given logsource skips the rules.
+        let plain =
+            Mapping::from_yaml("rules:\n- exists: [Image]\n  logsource: {category: x}\n").unwrap();
+        let mut untouched = fields();
+        assert_eq!(
+            plain.apply_with(&mut untouched, given.clone(), false),
+            given
+        );
+        assert_eq!(untouched, fields());
+    }
 
     #[test]
     fn builtin_files_parse() {
