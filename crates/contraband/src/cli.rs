@@ -54,7 +54,10 @@ pub struct RuleSourceArgs {
 
 #[derive(Debug, Args)]
 pub struct HuntArgs {
-    /// Files or directories of telemetry; `-` for standard input.
+    /// Files or directories of telemetry; `-` for standard input. Alerts
+    /// are handed to the output in batches: on a pipe that pauses, an
+    /// alert can wait for the next event (at most 100 ms once it comes)
+    /// or the end of input. For live telemetry use `watch`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
