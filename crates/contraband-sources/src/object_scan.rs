@@ -385,26 +385,28 @@ impl<'t> ObjectScan<'t> {
     }
 
     /// A number. Unsigned integers without leading zeros that fit a `u64`
-    /// are read here (serde_json makes the same value of them); anything
-    /// else is handed to serde_json.
+    /// are read here, in one pass (serde_json makes the same value of
+    /// them); anything else is handed to serde_json.
     fn number(&mut self) -> Option<Value> {
         let bytes = self.bytes();
         let start = self.at;
+        let mut at = start;
+        let mut n: Option<u64> = Some(0);
+        while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
+            n = n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+            at += 1;
+        }
+        let leading_zero = bytes[start] == b'0' && at - start > 1;
+        let more = matches!(bytes.get(at), Some(b'-' | b'+' | b'.' | b'e' | b'E'));
+        if let (Some(n), false, false, true) = (n, leading_zero, more, at > start) {
+            self.at = at;
+            return Some(Value::from(n));
+        }
         let len = bytes[start..]
             .iter()
             .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
             .unwrap_or(bytes.len() - start);
-        let span = &bytes[start..start + len];
-        self.at += len;
-        let plain = span.iter().all(u8::is_ascii_digit) && (span[0] != b'0' || len == 1);
-        let small = || {
-            span.iter().try_fold(0u64, |n, &d| {
-                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            })
-        };
-        if let Some(n) = plain.then(small).flatten() {
-            return Some(Value::from(n));
-        }
+        self.at = start + len;
         let value: Value = serde_json::from_str(&self.text[start..start + len]).ok()?;
         value.is_number().then_some(value)
     }
