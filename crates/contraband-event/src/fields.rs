@@ -16,7 +16,6 @@
 //! the record (see [`crate::TreeBuilder`]). Readers walk [`ValueRef`]s;
 //! readers that want JSON get it built on first ask.
 
-use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +24,7 @@ use hashbrown::HashTable;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use crate::spare::{self, SpareLists};
 use crate::tree::{Backing, TreeBuilder};
 use crate::ValueRef;
 
@@ -68,49 +68,21 @@ pub struct Entry {
 }
 
 thread_local! {
-    /// Field lists of dropped [`Fields`], kept for the next records read on
-    /// this thread. An [`Entry`] is 96 bytes (a `Value` with ordered
-    /// objects is 72), so a record's list is past glibc's per-thread cache,
-    /// where allocating and freeing it cost ~500 instructions a record.
-    static SPARE_LISTS: RefCell<Vec<Vec<Entry>>> = const { RefCell::new(Vec::new()) };
+    /// Field lists of dropped [`Fields`] (see [`crate::spare`]). An
+    /// [`Entry`] is 96 bytes: a `Value` with ordered objects is 72.
+    static SPARE_ENTRIES: SpareLists<Entry> = const { SpareLists::new() };
 }
 
-/// Lists kept per thread, and the largest list kept: bounded memory
-/// (64 x 64 x 96 bytes at most) whatever the records hold.
-const SPARE_LISTS_KEPT: usize = 64;
+/// The largest field list kept: 64 x 96 bytes.
 const SPARE_LIST_ROOM: usize = 64;
-
-/// An empty list with room for `n` entries, a spare one if there is.
-fn spare_list(n: usize) -> Vec<Entry> {
-    let spare = SPARE_LISTS
-        .try_with(|lists| lists.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten();
-    match spare {
-        Some(mut list) => {
-            list.reserve(n);
-            list
-        }
-        None => Vec::with_capacity(n),
-    }
-}
 
 impl Drop for Fields {
     fn drop(&mut self) {
-        let room = self.entries.capacity();
-        if room == 0 || room > SPARE_LIST_ROOM {
-            return;
-        }
-        let mut list = std::mem::take(&mut self.entries);
-        list.clear();
-        // Not during the thread's teardown, nor from inside a borrow.
-        let _ = SPARE_LISTS.try_with(|lists| {
-            if let Ok(mut lists) = lists.try_borrow_mut() {
-                if lists.len() < SPARE_LISTS_KEPT {
-                    lists.push(list);
-                }
-            }
-        });
+        spare::give(
+            &SPARE_ENTRIES,
+            std::mem::take(&mut self.entries),
+            SPARE_LIST_ROOM,
+        );
     }
 }
 
@@ -265,7 +237,7 @@ impl Fields {
 
     fn with_backing(n: usize, backing: Backing) -> Fields {
         Fields {
-            entries: spare_list(n),
+            entries: spare::take(&SPARE_ENTRIES, n),
             first: Buckets::default(),
             dotted: OnceLock::new(),
             index: None,
@@ -666,7 +638,7 @@ mod tests {
         assert!(second.is_empty());
         assert_eq!(second.get("a"), None);
         // A list past the bound goes back to the allocator.
-        let kept = || SPARE_LISTS.with(|lists| lists.borrow().len());
+        let kept = || spare::kept(&SPARE_ENTRIES);
         let before = kept();
         drop(Fields::with_capacity(SPARE_LIST_ROOM + 1));
         assert_eq!(kept(), before);

@@ -17,6 +17,7 @@ mod event;
 mod fields;
 mod logsource;
 mod path;
+mod spare;
 mod time;
 mod tree;
 mod value_ref;
