@@ -4,7 +4,10 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::path::{first_leaf, visit_map, visit_path, visit_strings, AsJson, Object, Visitor};
+use crate::path::{
+    first_leaf, split_head, visit_map, visit_path, visit_plain_member, visit_strings, AsJson,
+    Object, Visitor,
+};
 use crate::{ContainerContext, Fields, LogSource, Timestamp, ValueRef};
 
 /// Where an event came from, precisely enough to find it again.
@@ -145,6 +148,21 @@ impl Event {
     /// every other name reads the fields.
     pub fn visit<'a>(&'a self, name: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
         self.visit_in(&self.fields, name, f)
+    }
+
+    /// [`Event::visit`] for a caller that continues longer paths from the
+    /// values found: `None` where [`crate::visit_plain_below`] gives up, and for
+    /// `container.*` names and fields with a dotted name.
+    pub fn visit_plain<'a>(
+        &'a self,
+        name: &str,
+        f: &mut Visitor<'_, 'a>,
+    ) -> Option<ControlFlow<()>> {
+        if name.starts_with(CONTAINER_PREFIX) || self.fields.has_dotted_key() {
+            return None;
+        }
+        let (head, rest) = split_head(name);
+        visit_plain_member(self.fields.get_ref(head), rest, f)
     }
 
     /// [`Event::visit`] with the fields read through `fields`.

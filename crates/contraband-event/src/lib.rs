@@ -26,7 +26,9 @@ pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, SharedContainer, CONTAINER_PREFIX};
 pub use fields::{Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter, KeyCache};
 pub use logsource::LogSource;
-pub use path::{visit_map, visit_path, visit_strings, Object, Visitor};
+pub use path::{
+    visit_below, visit_map, visit_path, visit_plain_below, visit_strings, Object, Visitor,
+};
 pub use serde_json::{Map, Value};
 pub use time::{parse_time, TimeError, Timestamp};
 pub use tree::{TreeBuilder, TreeRef, TreeValue, TREE_MAX_KEYS};

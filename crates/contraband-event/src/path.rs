@@ -54,8 +54,10 @@ impl<'a> Object<'a> for TreeObject<'a> {
     }
 }
 
-/// [`visit_path`] from a value of any spelling: text has nothing under it.
-fn descend<'a>(v: ValueRef<'a>, path: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+/// Calls `f` on every leaf value `path` reaches below `v`, as
+/// [`visit_path`] would from `v`'s place: the rest of a walk whose start
+/// was found before. Text has nothing below it.
+pub fn visit_below<'a>(v: ValueRef<'a>, path: &str, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     match v {
         ValueRef::Json(v) => visit_path(v, path, f),
         ValueRef::Tree(tree) if tree.is_array() => visit_items(tree.values(), path, f),
@@ -66,6 +68,14 @@ fn descend<'a>(v: ValueRef<'a>, path: &str, f: &mut Visitor<'_, 'a>) -> ControlF
     }
 }
 
+/// A path's first segment and the rest, if any.
+pub(crate) fn split_head(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (path, None),
+    }
+}
+
 /// [`visit_path`] over an array's items: a numeric first segment picks
 /// one, any other path continues in each.
 fn visit_items<'a>(
@@ -73,19 +83,16 @@ fn visit_items<'a>(
     path: &str,
     f: &mut Visitor<'_, 'a>,
 ) -> ControlFlow<()> {
-    let (head, rest) = match path.split_once('.') {
-        Some((h, r)) => (h, Some(r)),
-        None => (path, None),
-    };
+    let (head, rest) = split_head(path);
     if let Ok(index) = head.parse::<usize>() {
         return match (items.nth(index), rest) {
-            (Some(item), Some(rest)) => descend(item, rest, f),
+            (Some(item), Some(rest)) => visit_below(item, rest, f),
             (Some(item), None) => visit_leaf_ref(item, f),
             (None, _) => ControlFlow::Continue(()),
         };
     }
     for item in items {
-        descend(item, path, f)?;
+        visit_below(item, path, f)?;
     }
     ControlFlow::Continue(())
 }
@@ -146,7 +153,7 @@ pub fn visit_map<'a, O: Object<'a>>(
     let worth_asking = O::KNOWS_DOTTED_KEYS || path.as_bytes()[first_dot + 1..].contains(&b'.');
     if worth_asking && !map.has_dotted_key() {
         return match map.lookup(&path[..first_dot]) {
-            Some(v) => descend(v, &path[first_dot + 1..], f),
+            Some(v) => visit_below(v, &path[first_dot + 1..], f),
             None => ControlFlow::Continue(()),
         };
     }
@@ -158,10 +165,84 @@ pub fn visit_map<'a, O: Object<'a>>(
             continue;
         }
         if let Some(v) = map.lookup(&path[..i]) {
-            descend(v, &path[i + 1..], f)?;
+            visit_below(v, &path[i + 1..], f)?;
         }
     }
     ControlFlow::Continue(())
+}
+
+/// [`visit_below`] for a caller that continues longer paths from the
+/// values found. It gives the same values as long as no object it looks a
+/// name up in has a member whose name holds a dot: there, a flat name such
+/// as `"spec.containers"` could reach past the values found, so it stops
+/// and returns `None`, some values possibly given to `f` already.
+pub fn visit_plain_below<'a>(
+    v: ValueRef<'a>,
+    path: &str,
+    f: &mut Visitor<'_, 'a>,
+) -> Option<ControlFlow<()>> {
+    let (head, rest) = split_head(path);
+    let member = match v {
+        ValueRef::Text(_) => None,
+        ValueRef::Tree(tree) if tree.is_array() => {
+            return visit_plain_items(tree.values(), path, f)
+        }
+        ValueRef::Tree(tree) => {
+            let mut found = None;
+            for (name, at) in tree.member_nodes() {
+                if name.contains(&b'.') {
+                    return None;
+                }
+                if name == head.as_bytes() {
+                    found = Some(at);
+                }
+            }
+            found.map(|at| tree.value_at(at))
+        }
+        ValueRef::Json(Value::Object(map)) => {
+            if map.keys().any(|k| k.contains('.')) {
+                return None;
+            }
+            map.get(head).map(ValueRef::Json)
+        }
+        ValueRef::Json(Value::Array(items)) => {
+            return visit_plain_items(items.iter().map(ValueRef::Json), path, f)
+        }
+        ValueRef::Json(_) => None,
+    };
+    visit_plain_member(member, rest, f)
+}
+
+/// The step of a plain walk after member `member` of an object was looked
+/// up (`None`: there is no such member), with `rest` of the path left.
+pub(crate) fn visit_plain_member<'a>(
+    member: Option<ValueRef<'a>>,
+    rest: Option<&str>,
+    f: &mut Visitor<'_, 'a>,
+) -> Option<ControlFlow<()>> {
+    match (member, rest) {
+        (None, _) => Some(ControlFlow::Continue(())),
+        (Some(v), None) => Some(visit_leaf_ref(v, f)),
+        (Some(v), Some(rest)) => visit_plain_below(v, rest, f),
+    }
+}
+
+/// [`visit_items`] for [`visit_plain_below`].
+fn visit_plain_items<'a>(
+    mut items: impl Iterator<Item = ValueRef<'a>>,
+    path: &str,
+    f: &mut Visitor<'_, 'a>,
+) -> Option<ControlFlow<()>> {
+    let (head, rest) = split_head(path);
+    if let Ok(index) = head.parse::<usize>() {
+        return visit_plain_member(items.nth(index), rest, f);
+    }
+    for item in items {
+        if visit_plain_below(item, path, f)?.is_break() {
+            return Some(ControlFlow::Break(()));
+        }
+    }
+    Some(ControlFlow::Continue(()))
 }
 
 /// Objects with at most this many keys are searched key by key
@@ -223,7 +304,7 @@ fn visit_small<'a, V: Copy>(
     prefixes.sort_unstable_by_key(|&(len, _)| len);
     for &(len, member) in prefixes.iter() {
         if let Some(member) = member {
-            if descend(value(member), &path[len + 1..], f).is_break() {
+            if visit_below(value(member), &path[len + 1..], f).is_break() {
                 return Some(ControlFlow::Break(()));
             }
         }

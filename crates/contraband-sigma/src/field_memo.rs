@@ -7,11 +7,19 @@
 //! built, every field it tests is numbered ([`number_fields`]); while the
 //! set evaluates one event, the first rule to read a field walks its path
 //! and the values found are kept for the rest.
+//!
+//! Distinct paths still share their start: the pod rules name some thirty
+//! paths under `requestObject.spec`, each walked from the top. So the
+//! prefixes where paths branch are numbered too, and a path continues from
+//! its prefix's kept values. That is the same walk only where no object on
+//! the prefix's way has a dotted member name (`"spec.containers"` could
+//! reach past the prefix's values); a prefix is found with a walk that
+//! checks this, and where it fails, the paths below it are walked whole.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use contraband_event::{Event, ValueRef};
+use contraband_event::{visit_below, visit_plain_below, Event, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::Node;
 
@@ -19,16 +27,106 @@ use crate::compile::Node;
 pub(crate) const UNNUMBERED: u32 = u32::MAX;
 
 /// Numbers the fields the rules' detections test, the same name the same
-/// number; returns how many there are.
-pub(crate) fn number_fields<'n>(detections: impl Iterator<Item = &'n mut Node>) -> usize {
+/// number, and the prefixes they share after them.
+pub(crate) fn number_fields<'n>(detections: impl Iterator<Item = &'n mut Node>) -> FieldPaths {
     let mut numbers: HashMap<Box<str>, u32> = HashMap::new();
+    let mut fields = Vec::new();
     for node in detections {
         node.for_each_field_mut(&mut |test| {
-            let next = numbers.len() as u32;
-            test.number = *numbers.entry(test.field.clone()).or_insert(next);
+            test.number = *numbers.entry(test.field.clone()).or_insert_with(|| {
+                fields.push(test.field.clone());
+                (fields.len() - 1) as u32
+            });
         });
     }
-    numbers.len()
+    FieldPaths::new(fields)
+}
+
+/// The fields a rule set tests, by number, then the prefixes where their
+/// paths branch.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FieldPaths {
+    entries: Vec<PathEntry>,
+}
+
+#[derive(Clone, Debug)]
+struct PathEntry {
+    path: Box<str>,
+    /// The longest numbered prefix of `path` it continues from, and where
+    /// the rest of `path` starts.
+    from: Option<(u32, u32)>,
+    /// Some path continues from this one: it is walked checking for dotted
+    /// names, so they can.
+    shared: bool,
+}
+
+/// The places `path` can be continued from: each prefix ending before a
+/// dot, with the rest after it, shortest first. None for paths the event
+/// reads specially (`container.*`) or with empty segments, and none before
+/// an array index (a prefix's values are an array's items, not the array).
+fn split_points(path: &str) -> impl DoubleEndedIterator<Item = (&str, &str)> {
+    let whole = !path.starts_with(CONTAINER_PREFIX) && !path.split('.').any(str::is_empty);
+    path.match_indices('.')
+        .filter(move |_| whole)
+        .map(|(at, _)| (&path[..at], &path[at + 1..]))
+        .filter(|(_, rest)| {
+            rest.split('.')
+                .next()
+                .is_some_and(|s| s.parse::<usize>().is_err())
+        })
+}
+
+impl FieldPaths {
+    fn new(fields: Vec<Box<str>>) -> FieldPaths {
+        // The segments that follow each prefix, over every path.
+        let mut next: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for path in &fields {
+            for (prefix, rest) in split_points(path) {
+                let segment = rest.split('.').next().unwrap_or(rest);
+                next.entry(prefix).or_default().insert(segment);
+            }
+        }
+        let mut numbers: HashMap<&str, u32> = HashMap::new();
+        for (i, path) in fields.iter().enumerate() {
+            numbers.insert(path, i as u32);
+        }
+        // A prefix is worth keeping where paths branch; a field that other
+        // paths continue is kept anyway.
+        let mut branches: Vec<&str> = next
+            .iter()
+            .filter(|(prefix, segments)| segments.len() > 1 && !numbers.contains_key(*prefix))
+            .map(|(prefix, _)| *prefix)
+            .collect();
+        branches.sort_unstable();
+        let mut entries: Vec<PathEntry> = fields
+            .iter()
+            .map(|p| &**p)
+            .chain(branches.iter().copied())
+            .map(|path| PathEntry {
+                path: path.into(),
+                from: None,
+                shared: false,
+            })
+            .collect();
+        for (i, prefix) in branches.iter().enumerate() {
+            numbers.insert(prefix, (fields.len() + i) as u32);
+        }
+        for i in 0..entries.len() {
+            let path = entries[i].path.clone();
+            let from = split_points(&path)
+                .rev()
+                .find_map(|(prefix, rest)| Some((*numbers.get(prefix)?, path.len() - rest.len())));
+            if let Some((parent, rest)) = from {
+                entries[i].from = Some((parent, rest as u32));
+                entries[parent as usize].shared = true;
+            }
+        }
+        FieldPaths { entries }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// Per worker: where each numbered field's values sit among the values of
@@ -56,6 +154,9 @@ struct Stamp {
     turn: u32,
     start: u32,
     len: u32,
+    /// Found by a walk that met no dotted name: longer paths can continue
+    /// from these values.
+    plain: bool,
 }
 
 /// How rule evaluation reads an event's field values: straight from the
@@ -63,6 +164,7 @@ struct Stamp {
 pub(crate) struct FieldReader<'e, 'm> {
     pub event: &'e Event,
     memo: Option<&'m mut FieldMemo>,
+    paths: &'m FieldPaths,
     values: Vec<ValueRef<'e>>,
 }
 
@@ -74,20 +176,26 @@ impl Drop for FieldReader<'_, '_> {
     }
 }
 
+/// The paths of a reader without a memo.
+static NO_PATHS: FieldPaths = FieldPaths {
+    entries: Vec::new(),
+};
+
 impl<'e, 'm> FieldReader<'e, 'm> {
     pub fn direct(event: &'e Event) -> FieldReader<'e, 'm> {
         FieldReader {
             event,
             memo: None,
+            paths: &NO_PATHS,
             values: Vec::new(),
         }
     }
 
-    /// A reader of `event` for a rule set with `fields` numbered fields.
+    /// A reader of `event` for a rule set whose fields are `paths`.
     pub fn memoized(
         event: &'e Event,
         memo: &'m mut FieldMemo,
-        fields: usize,
+        paths: &'m FieldPaths,
     ) -> FieldReader<'e, 'm> {
         memo.turn = memo.turn.wrapping_add(1);
         if memo.turn == 0 {
@@ -95,13 +203,14 @@ impl<'e, 'm> FieldReader<'e, 'm> {
             memo.at.fill(Stamp::default());
             memo.turn = 1;
         }
-        if memo.at.len() < fields {
-            memo.at.resize(fields, Stamp::default());
+        if memo.at.len() < paths.len() {
+            memo.at.resize(paths.len(), Stamp::default());
         }
         let values = recycle(std::mem::take(&mut memo.spare));
         FieldReader {
             event,
             memo: Some(memo),
+            paths,
             values,
         }
     }
@@ -115,30 +224,89 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         number: u32,
         mut f: impl FnMut(ValueRef<'e>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let event = self.event;
-        let Some(memo) = self.memo.as_deref_mut() else {
-            return event.visit(name, &mut f);
-        };
-        let Some(stamp) = memo.at.get_mut(number as usize) else {
-            return event.visit(name, &mut f);
-        };
-        if stamp.turn != memo.turn {
-            let start = self.values.len();
-            let values = &mut self.values;
-            let _ = event.visit(name, &mut |v| {
-                values.push(v);
-                ControlFlow::Continue(())
-            });
-            *stamp = Stamp {
-                turn: memo.turn,
-                start: start as u32,
-                len: (self.values.len() - start) as u32,
-            };
+        if self.memo.is_none() || number as usize >= self.paths.len() {
+            return self.event.visit(name, &mut f);
         }
+        let stamp = self.resolve(number);
         let (start, len) = (stamp.start as usize, stamp.len as usize);
         for &v in &self.values[start..start + len] {
             f(v)?;
         }
+        ControlFlow::Continue(())
+    }
+
+    /// Where the values of path `number` (a field or prefix) sit among
+    /// `self.values`, found now unless this event's are kept.
+    fn resolve(&mut self, number: u32) -> Stamp {
+        let Some(memo) = self.memo.as_deref() else {
+            unreachable!("only a memoized reader resolves numbers");
+        };
+        let (turn, stamp) = (memo.turn, memo.at[number as usize]);
+        if stamp.turn == turn {
+            return stamp;
+        }
+        let paths = self.paths;
+        let entry = &paths.entries[number as usize];
+        // The prefix's values first: a path's own values must sit together.
+        let from = entry
+            .from
+            .map(|(parent, rest)| (self.resolve(parent), &entry.path[rest as usize..]));
+        let start = self.values.len();
+        let plain = entry.shared && self.walk_plain(&entry.path, from);
+        if !plain {
+            self.values.truncate(start);
+            self.walk(&entry.path, from);
+        }
+        let stamp = Stamp {
+            turn,
+            start: start as u32,
+            len: (self.values.len() - start) as u32,
+            plain,
+        };
+        if let Some(memo) = self.memo.as_deref_mut() {
+            memo.at[number as usize] = stamp;
+        }
+        stamp
+    }
+
+    /// Pushes the values `path` reaches, from its prefix's values (`from`)
+    /// where those were found plainly. False when a dotted name was met.
+    fn walk_plain(&mut self, path: &str, from: Option<(Stamp, &str)>) -> bool {
+        let event = self.event;
+        let Some((prefix, rest)) = from else {
+            let values = &mut self.values;
+            return event.visit_plain(path, &mut push_to(values)).is_some();
+        };
+        prefix.plain
+            && (prefix.start..prefix.start + prefix.len).all(|i| {
+                let v = self.values[i as usize];
+                visit_plain_below(v, rest, &mut push_to(&mut self.values)).is_some()
+            })
+    }
+
+    /// Pushes the values `path` reaches: from its prefix's values (`from`)
+    /// where those were found plainly, else from the top.
+    fn walk(&mut self, path: &str, from: Option<(Stamp, &str)>) {
+        match from {
+            Some((prefix, rest)) if prefix.plain => {
+                for i in prefix.start..prefix.start + prefix.len {
+                    let v = self.values[i as usize];
+                    let _ = visit_below(v, rest, &mut push_to(&mut self.values));
+                }
+            }
+            _ => {
+                let _ = self.event.visit(path, &mut push_to(&mut self.values));
+            }
+        }
+    }
+}
+
+/// A visitor that keeps every value in `values`.
+fn push_to<'v, 'e>(
+    values: &'v mut Vec<ValueRef<'e>>,
+) -> impl FnMut(ValueRef<'e>) -> ControlFlow<()> + 'v {
+    move |v| {
+        values.push(v);
         ControlFlow::Continue(())
     }
 }
@@ -148,6 +316,10 @@ mod tests {
     use super::*;
     use contraband_event::{LogSource, Timestamp};
     use serde_json::json;
+
+    fn paths(names: &[&str]) -> FieldPaths {
+        FieldPaths::new(names.iter().map(|&n| n.into()).collect())
+    }
 
     fn values(r: &mut FieldReader<'_, '_>, name: &str, number: u32) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
@@ -170,7 +342,8 @@ mod tests {
         };
         let (first, second) = (event("create"), event("get"));
         let mut memo = FieldMemo::default();
-        let mut r = FieldReader::memoized(&first, &mut memo, 3);
+        let fields = paths(&["verb", "list", "o.k"]);
+        let mut r = FieldReader::memoized(&first, &mut memo, &fields);
         assert_eq!(values(&mut r, "verb", 0), [json!("create")]);
         assert_eq!(values(&mut r, "verb", 0), [json!("create")], "kept");
         assert_eq!(values(&mut r, "list", 1), [json!("a"), json!("b")]);
@@ -188,7 +361,7 @@ mod tests {
         assert!(flow.is_break());
         assert_eq!(seen, 1);
         drop(r);
-        let mut r = FieldReader::memoized(&second, &mut memo, 3);
+        let mut r = FieldReader::memoized(&second, &mut memo, &fields);
         assert_eq!(
             values(&mut r, "verb", 0),
             [json!("get")],
@@ -207,10 +380,15 @@ mod tests {
             fields.as_object().unwrap().clone(),
         );
         let mut memo = FieldMemo::default();
-        let _ = values(&mut FieldReader::memoized(&event, &mut memo, 2), "list", 1);
+        let fields = paths(&["verb", "list"]);
+        let _ = values(
+            &mut FieldReader::memoized(&event, &mut memo, &fields),
+            "list",
+            1,
+        );
         let room = memo.spare.capacity();
         assert!(room >= 5 && memo.spare.is_empty());
-        let again = FieldReader::memoized(&event, &mut memo, 2);
+        let again = FieldReader::memoized(&event, &mut memo, &fields);
         assert_eq!(again.values.capacity(), room);
     }
 
@@ -226,11 +404,190 @@ mod tests {
             turn: u32::MAX - 1,
             ..FieldMemo::default()
         };
-        let _ = values(&mut FieldReader::memoized(&event, &mut memo, 1), "verb", 0);
+        let fields = paths(&["verb"]);
+        let _ = values(
+            &mut FieldReader::memoized(&event, &mut memo, &fields),
+            "verb",
+            0,
+        );
         assert_eq!(memo.at[0].turn, u32::MAX);
-        let mut r = FieldReader::memoized(&event, &mut memo, 1);
+        let mut r = FieldReader::memoized(&event, &mut memo, &fields);
         assert_eq!(values(&mut r, "verb", 0), [json!("create")]);
         drop(r);
         assert_eq!(memo.turn, 1);
+    }
+
+    /// Every path's values through a memo, read in `order`, against a
+    /// walk from the top.
+    fn agree(event: &Event, names: &[String], order: impl Iterator<Item = usize>) {
+        let fields = FieldPaths::new(names.iter().map(|n| n.as_str().into()).collect());
+        let mut memo = FieldMemo::default();
+        let mut r = FieldReader::memoized(event, &mut memo, &fields);
+        for i in order {
+            let mut walked = Vec::new();
+            let _ = event.visit(&names[i], &mut |v| {
+                walked.push(v.to_value());
+                ControlFlow::Continue(())
+            });
+            assert_eq!(values(&mut r, &names[i], i as u32), walked, "{}", names[i]);
+        }
+    }
+
+    fn event_of(fields: serde_json::Value) -> Event {
+        Event::new(
+            LogSource::default(),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        )
+    }
+
+    /// The record read by the JSON decoder: strings as text, nested values
+    /// as a tree over it.
+    fn decoded(record: &serde_json::Value) -> Event {
+        let opts = contraband_sources::Options {
+            format: Some(contraband_sources::Format::GenericJson),
+            ..Default::default()
+        };
+        let line = serde_json::to_string(record).unwrap();
+        let mut events =
+            contraband_sources::read("test", Box::new(std::io::Cursor::new(line)), &opts);
+        let event = events.next().expect("one event").expect("decoded");
+        assert_eq!(
+            serde_json::to_value(&event.fields).unwrap(),
+            *record,
+            "the decoder kept the record's fields"
+        );
+        event
+    }
+
+    #[test]
+    fn paths_sharing_a_prefix_continue_from_its_values() {
+        let names: Vec<String> = [
+            "requestObject.spec.containers.image",
+            "requestObject.spec.containers.securityContext.privileged",
+            "requestObject.spec.hostPID",
+            "requestObject.spec",
+            "requestObject.spec.containers.1.image",
+            "verb",
+        ]
+        .map(String::from)
+        .into();
+        let fields = FieldPaths::new(names.iter().map(|n| n.as_str().into()).collect());
+        // `requestObject.spec` is a field other paths continue; the
+        // containers branch is numbered after the fields; an index is never
+        // continued from a prefix's values (they are the array's items).
+        let entry = |path: &str| {
+            let at = fields
+                .entries
+                .iter()
+                .position(|e| &*e.path == path)
+                .unwrap();
+            let e = &fields.entries[at];
+            (
+                at,
+                e.from
+                    .map(|(p, rest)| (&*fields.entries[p as usize].path, &e.path[rest as usize..])),
+                e.shared,
+            )
+        };
+        assert_eq!(entry("requestObject.spec"), (3, None, true));
+        assert_eq!(
+            entry("requestObject.spec.containers"),
+            (6, Some(("requestObject.spec", "containers")), true)
+        );
+        assert_eq!(
+            entry("requestObject.spec.containers.securityContext.privileged").1,
+            Some((
+                "requestObject.spec.containers",
+                "securityContext.privileged"
+            ))
+        );
+        assert_eq!(
+            entry("requestObject.spec.containers.1.image").1,
+            Some(("requestObject.spec", "containers.1.image"))
+        );
+        assert_eq!(entry("verb"), (5, None, false));
+        assert_eq!(fields.len(), 7);
+
+        let plain = json!({"verb": "create", "requestObject": {"spec": {"hostPID": true, "containers": [
+            {"image": "a", "securityContext": {"privileged": true}},
+            {"image": "b", "securityContext": {"privileged": false}}
+        ]}}});
+        // A dotted name on the way: the flat `spec.containers` is reached
+        // too, which continuing from `requestObject.spec` would miss.
+        let dotted = json!({"verb": "create", "requestObject": {
+            "spec.containers": [{"image": "flat"}],
+            "spec": {"containers": {"image": "nested"}}
+        }});
+        // At the top, and in a prefix's value: what continues from there is
+        // walked whole.
+        let top =
+            json!({"requestObject.spec.hostPID": 1, "requestObject": {"spec": {"hostPID": 2}}});
+        let end = json!({"requestObject": {"spec": {"containers.image": "x", "containers": []}}});
+        for record in [plain, dotted, top, end] {
+            for event in [event_of(record.clone()), decoded(&record)] {
+                agree(&event, &names, 0..names.len());
+                agree(&event, &names, (0..names.len()).rev());
+            }
+        }
+        let mut memo = FieldMemo::default();
+        let event = event_of(json!({"requestObject": {
+            "spec.containers": [{"image": "flat"}],
+            "spec": {"containers": {"image": "nested"}}
+        }}));
+        let mut r = FieldReader::memoized(&event, &mut memo, &fields);
+        assert_eq!(
+            values(&mut r, &names[0], 0),
+            [json!("nested"), json!("flat")]
+        );
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Objects whose names are path segments, dotted names and array
+        /// indices among them.
+        fn record() -> impl Strategy<Value = serde_json::Value> {
+            let name = prop_oneof![Just("a"), Just("b"), Just("a.b"), Just("0"), Just("b.a")];
+            let leaf = prop_oneof![
+                Just(json!("x")),
+                Just(json!(1)),
+                Just(json!(null)),
+                Just(json!([])),
+                Just(json!({}))
+            ];
+            let value = leaf.prop_recursive(4, 24, 3, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 1..3).prop_map(serde_json::Value::from),
+                    prop::collection::btree_map(name.clone(), inner, 1..4).prop_map(|m| {
+                        serde_json::Value::Object(
+                            m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                        )
+                    }),
+                ]
+            });
+            prop::collection::btree_map(prop_oneof![Just("a"), Just("b"), Just("a.b")], value, 1..3)
+                .prop_map(|m| {
+                    serde_json::Value::Object(
+                        m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                    )
+                })
+        }
+
+        fn names() -> impl Strategy<Value = Vec<String>> {
+            prop::collection::btree_set("(a|b|0)(\\.(a|b|0)){0,3}", 1..12)
+                .prop_map(|set| set.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn memoized_reads_are_the_walks_in_any_order(record in record(), names in names()) {
+                for event in [event_of(record.clone()), decoded(&record)] {
+                    agree(&event, &names, 0..names.len());
+                    agree(&event, &names, (0..names.len()).rev());
+                }
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::correlation::{
     parse_correlation, resolve_correlation, CorrelationRule, RuleRef, UnresolvedCorrelation,
 };
 use crate::error::{LoadFailure, LoadWarning, RuleError};
-use crate::field_memo::{number_fields, FieldMemo, FieldReader};
+use crate::field_memo::{number_fields, FieldMemo, FieldPaths, FieldReader};
 use crate::rule::{
     doc_kind, documents, ident_of, parse_meta, text_list, DocKind, Rule, RuleOrigin,
 };
@@ -76,8 +76,8 @@ pub struct RuleSet {
     index: Index,
     /// Rules referenced by a correlation with `generate: false`.
     silenced: Vec<bool>,
-    /// How many distinct fields the rules test (see [`crate::field_memo`]).
-    fields: usize,
+    /// The fields the rules test, numbered (see [`crate::field_memo`]).
+    fields: FieldPaths,
 }
 
 fn lower_key(v: &Option<Arc<str>>) -> Option<std::borrow::Cow<'_, str>> {
@@ -273,11 +273,11 @@ impl RuleSet {
 
     /// A reader of `event` that keeps each field's values for every rule.
     pub(crate) fn reader<'e, 'm>(
-        &self,
+        &'m self,
         event: &'e Event,
         memo: &'m mut FieldMemo,
     ) -> FieldReader<'e, 'm> {
-        FieldReader::memoized(event, memo, self.fields)
+        FieldReader::memoized(event, memo, &self.fields)
     }
 
     /// Does rule `index` match the event `reader` reads?
