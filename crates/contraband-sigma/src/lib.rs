@@ -65,6 +65,7 @@ mod condition;
 mod correlation;
 mod error;
 mod field_memo;
+mod gate;
 mod pattern;
 mod prefilter;
 mod rule;

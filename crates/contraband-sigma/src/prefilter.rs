@@ -26,6 +26,7 @@ use contraband_event::{visit_strings, Event, LogSource, ValueRef, CONTAINER_PREF
 
 use crate::compile::FieldLiteral;
 use crate::field_memo::FieldMemo;
+use crate::gate::Gate;
 use crate::scalar_text::with_text;
 use crate::RuleSet;
 
@@ -217,13 +218,23 @@ impl Prefilter {
     /// ascending order: a walk over set bits, so a rule ruled out costs
     /// nothing, not even a test.
     #[inline]
-    fn for_each_candidate(&self, bits: &[u64], mut f: impl FnMut(usize)) {
-        for (word, (&always, &found)) in self.unfiltered.iter().zip(bits).enumerate() {
-            let mut bits = always | found;
-            while bits != 0 {
-                f(word * 64 + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
-            }
+    fn for_each_candidate(&self, bits: &[u64], f: impl FnMut(usize)) {
+        let words = self
+            .unfiltered
+            .iter()
+            .zip(bits)
+            .map(|(&always, &found)| always | found);
+        for_each_set_bit(words, f);
+    }
+}
+
+/// Calls `f` on the position of each set bit of `words`, ascending.
+#[inline]
+pub(crate) fn for_each_set_bit(words: impl Iterator<Item = u64>, mut f: impl FnMut(usize)) {
+    for (word, mut bits) in words.enumerate() {
+        while bits != 0 {
+            f(word * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
         }
     }
 }
@@ -314,6 +325,8 @@ fn walk<A: Automaton>(aut: &A, text: &[u8], mut f: impl FnMut(usize)) {
 pub struct Selection {
     rules: Box<[u32]>,
     prefilter: Option<Prefilter>,
+    /// Without a prefilter: the rules a field's value rules out.
+    gate: Option<Gate>,
 }
 
 impl Selection {
@@ -355,9 +368,14 @@ impl RuleSet {
     pub fn select(&self, ls: &LogSource, prefilter_from: usize) -> Selection {
         let rules = self.candidates(ls);
         let prefilter = (rules.len() >= prefilter_from).then(|| Prefilter::over(self, &rules));
+        let gate = match prefilter {
+            Some(_) => None,
+            None => Gate::over(self, &rules),
+        };
         Selection {
             rules: rules.into(),
             prefilter,
+            gate,
         }
     }
 
@@ -381,7 +399,19 @@ impl RuleSet {
                     }
                 });
             }
-            None => self.matches_in_memo(&sel.rules, event, &mut scratch.fields, out),
+            None => match &sel.gate {
+                Some(gate) => {
+                    let mut reader = self.reader(event, &mut scratch.fields);
+                    gate.admit(&mut reader, &mut scratch.bits);
+                    for_each_set_bit(scratch.bits.iter().copied(), |slot| {
+                        let i = sel.rules[slot];
+                        if self.rule_matches_in(i as usize, &mut reader) {
+                            out.push(i);
+                        }
+                    });
+                }
+                None => self.matches_in_memo(&sel.rules, event, &mut scratch.fields, out),
+            },
         }
     }
 }
