@@ -245,16 +245,22 @@ impl<'t> ObjectScan<'t> {
         }
         let mut members = [0u32; TREE_MAX_KEYS];
         let mut len = 0;
+        // A bit per name length and first and last byte seen: a name whose
+        // bit is clear repeats none, and needs no comparisons.
+        let mut seen = 0u64;
         loop {
             self.skip_space();
             let (start, end, escaped) = self.string_span()?;
             if escaped || len == TREE_MAX_KEYS {
                 return None;
             }
+            let name = &self.bytes()[start + 1..end - 1];
+            let bit = 1u64 << (name_print(name) % 64);
             let node = tree.push(start + 1..end - 1)?;
-            if tree.same_name(node, &members[..len]) {
+            if seen & bit != 0 && tree.same_name(node, &members[..len]) {
                 return None;
             }
+            seen |= bit;
             if let Some(&last) = members[..len].last() {
                 tree.link(last, node);
             }
@@ -459,6 +465,20 @@ impl<'t> ObjectScan<'t> {
     }
 }
 
+/// A name's length and first and last bytes, mixed: equal names have
+/// equal prints.
+fn name_print(name: &[u8]) -> u32 {
+    let (first, last) = match name {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    (name.len() as u32)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(u32::from(first) * 31 + u32::from(last))
+        >> 7
+}
+
 /// Where the plain run of a JSON string in `bytes` ends: the first quote,
 /// backslash or control character (which JSON does not allow raw). Eight
 /// bytes a step: in each word, a byte equal to a quote or a backslash, or
@@ -638,14 +658,14 @@ mod tests {
             .map(|i| format!("\"k{i}\":{i}"))
             .collect();
         let text = format!(
-            r#"{{"tree":{{"a":[1,{{"b":"x"}}]}},"list":["x"],"empty":[],"dup":{{"k":1,"k":2}},"esc":{{"\u0041":1}},"deep":{deep},"wide":{{{}}}}}"#,
+            r#"{{"tree":{{"a":[1,{{"b":"x"}}]}},"list":["x"],"empty":[],"dup":{{"k":1,"k":2}},"apart":{{"k":1,"abc":2,"defgh":[3],"k":4}},"esc":{{"\u0041":1}},"deep":{deep},"wide":{{{}}}}}"#,
             wide.join(",")
         );
         let record: Arc<str> = Arc::from(text.as_str());
         let fields = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)).unwrap();
         let is_tree = |name| matches!(fields.get_ref(name), Some(ValueRef::Tree(_)));
         assert!(is_tree("tree") && is_tree("list"));
-        for name in ["empty", "dup", "esc", "deep", "wide"] {
+        for name in ["empty", "dup", "apart", "esc", "deep", "wide"] {
             assert!(
                 matches!(fields.get_ref(name), Some(ValueRef::Json(_))),
                 "{name}"
