@@ -161,16 +161,17 @@ impl Engine {
     /// correlator when one counts it.
     pub fn detect(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<Hit>) {
         scratch.hits.clear();
-        let selection = match &scratch.last {
-            Some((ls, sel)) if *ls == event.logsource => Arc::clone(sel),
-            _ => {
-                let sel = self.selection(&event.logsource);
-                scratch.last = Some((event.logsource.clone(), Arc::clone(&sel)));
-                sel
-            }
+        if !matches!(&scratch.last, Some((ls, _)) if *ls == event.logsource) {
+            let sel = self.selection(&event.logsource);
+            scratch.last = Some((event.logsource.clone(), sel));
+        }
+        // Borrowed, not cloned: every worker holds this `Arc`, and its count
+        // would be one cache line they all write for every event.
+        let Some((_, selection)) = &scratch.last else {
+            unreachable!("set above");
         };
         self.rules
-            .matches_selection(&selection, event, &mut scratch.prefilter, &mut scratch.hits);
+            .matches_selection(selection, event, &mut scratch.prefilter, &mut scratch.hits);
         for &rule in &scratch.hits {
             let rule = rule as usize;
             let alert = self.rules.emits_alerts(rule).then(|| {

@@ -123,6 +123,22 @@ fn tag(name: &str) -> u32 {
     raw.wrapping_mul(0x9E37_79B1)
 }
 
+/// Does `name` hold a dot? Eight bytes a step: asked of every name of a
+/// record that a dotted path is walked over (a Kubernetes audit record's
+/// ~17 names took ~1,200 instructions a byte at a time).
+fn has_dot(name: &[u8]) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    let mut words = name.chunks_exact(8);
+    for word in &mut words {
+        // A byte equal to the dot becomes zero; a zero byte sets its high bit.
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'.'));
+        if w.wrapping_sub(ONES) & !w & (ONES * 0x80) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b == b'.')
+}
+
 /// The bucket of [`Fields::first`] for a name with tag `tag`.
 #[inline]
 fn bucket(tag: u32) -> usize {
@@ -302,7 +318,7 @@ impl Fields {
     pub fn has_dotted_key(&self) -> bool {
         *self
             .dotted
-            .get_or_init(|| self.entries.iter().any(|e| e.name.contains('.')))
+            .get_or_init(|| self.entries.iter().any(|e| has_dot(e.name.as_bytes())))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -805,6 +821,21 @@ mod tests {
             let names: Vec<&str> = model.iter().map(|(k, _)| k.as_str()).collect();
             proptest::prop_assert_eq!(fields.keys().collect::<Vec<_>>(), names);
         }
+    }
+
+    #[test]
+    fn a_dot_is_found_wherever_it_is_in_a_name() {
+        for len in 0..20 {
+            let plain = "x".repeat(len);
+            assert!(!has_dot(plain.as_bytes()), "{plain}");
+            for at in 0..len {
+                let mut name = plain.clone().into_bytes();
+                name[at] = b'.';
+                assert!(has_dot(&name), "{}", String::from_utf8_lossy(&name));
+            }
+        }
+        // Bytes one off a dot, and multi-byte characters, are not dots.
+        assert!(!has_dot("-/,n\u{e9}\u{2024}abcdefgh".as_bytes()));
     }
 
     #[test]
