@@ -136,7 +136,7 @@ fn has_dot(name: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| b == b'.')
+    words.remainder().contains(&b'.')
 }
 
 /// The bucket of [`Fields::first`] for a name with tag `tag`.
