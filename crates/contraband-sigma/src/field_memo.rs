@@ -257,7 +257,12 @@ impl<'e, 'm> FieldReader<'e, 'm> {
             .from
             .map(|(parent, rest)| (self.resolve(parent), &entry.path[rest as usize..]));
         let start = self.values.len();
-        let plain = entry.shared && self.walk_plain(&entry.path, from);
+        // Nothing to continue from (an audit event without a
+        // `requestObject`, for the thirty paths below it).
+        let plain = match from {
+            Some((prefix, _)) if prefix.plain && prefix.len == 0 => true,
+            _ => entry.shared && self.walk_plain(&entry.path, from),
+        };
         if !plain {
             self.values.truncate(start);
             self.walk(&entry.path, from);
