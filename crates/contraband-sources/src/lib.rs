@@ -257,14 +257,25 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for `format`; `source` names the input in origins and errors.
     pub fn new(format: Format, source: &str, opts: &Options) -> Decoder {
+        let mut opts = opts.clone();
+        // Every event clones the given logsource: with the `Arc`s shared by
+        // every worker's decoder, their counts were cache lines all workers
+        // wrote for every event.
+        opts.logsource = opts.logsource.map(|ls| {
+            LogSource::new(
+                ls.product.as_deref(),
+                ls.category.as_deref(),
+                ls.service.as_deref(),
+            )
+        });
         Decoder {
+            inner: decoder_for(format, &opts),
             ctx: Ctx {
                 file: Arc::from(source),
                 format,
                 mapping: opts.mappings.get(format),
-                opts: opts.clone(),
+                opts,
             },
-            inner: decoder_for(format, opts),
             out: VecDeque::new(),
         }
     }
