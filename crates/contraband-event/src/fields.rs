@@ -126,7 +126,7 @@ fn tag(name: &str) -> u32 {
 /// Does `name` hold a dot? Eight bytes a step: asked of every name of a
 /// record that a dotted path is walked over (a Kubernetes audit record's
 /// ~17 names took ~1,200 instructions a byte at a time).
-fn has_dot(name: &[u8]) -> bool {
+pub(crate) fn has_dot(name: &[u8]) -> bool {
     const ONES: u64 = u64::MAX / 255;
     let mut words = name.chunks_exact(8);
     for word in &mut words {

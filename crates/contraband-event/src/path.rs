@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value};
 
+use crate::fields::has_dot;
 use crate::{Fields, TreeRef, ValueRef};
 
 /// What a visit calls on each value it reaches, until it breaks.
@@ -50,7 +51,7 @@ impl<'a> Object<'a> for TreeObject<'a> {
         self.0.get(key)
     }
     fn has_dotted_key(self) -> bool {
-        self.0.member_nodes().any(|(k, _)| k.contains(&b'.'))
+        self.0.member_nodes().any(|(k, _)| has_dot(k))
     }
 }
 
@@ -190,7 +191,7 @@ pub fn visit_plain_below<'a>(
         ValueRef::Tree(tree) => {
             let mut found = None;
             for (name, at) in tree.member_nodes() {
-                if name.contains(&b'.') {
+                if has_dot(name) {
                     return None;
                 }
                 if name == head.as_bytes() {
