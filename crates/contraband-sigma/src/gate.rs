@@ -19,6 +19,10 @@ use crate::RuleSet;
 /// Fewest rules a gate must screen to be worth reading its field first.
 const GATE_MIN_RULES: usize = 2;
 
+/// Most distinct words a gate compares a value with, one by one: past
+/// this, evaluating the rules (each its own words) costs no more.
+const GATE_MAX_WORDS: usize = 64;
+
 /// The rules of a selection screened by the words one field must equal.
 #[derive(Clone, Debug)]
 pub(crate) struct Gate {
@@ -84,6 +88,9 @@ impl Gate {
                 };
                 words[at].slots[bit.0] |= bit.1;
             }
+        }
+        if words.len() > GATE_MAX_WORDS {
+            return None;
         }
         Some(Gate {
             field: field?.into(),
@@ -261,6 +268,28 @@ mod tests {
             set.matches_selection(&sel, &ev, &mut scratch, &mut selected);
             assert_eq!(selected, set.matches(&ev), "{fields}");
         }
+    }
+
+    #[test]
+    fn no_gate_past_the_words_it_compares_one_by_one() {
+        // Two rules of `n` words each.
+        let rules = |n: usize| {
+            let mut loader = Loader::new(LoadOptions::default());
+            for rule in 0..2 {
+                let words: Vec<String> = (0..n).map(|w| format!("w{rule}x{w}")).collect();
+                loader.add_source(
+                    &format!("r{rule}.yml"),
+                    &format!(
+                        "title: r{rule}\nlogsource: {{product: kubernetes}}\n\
+                         detection: {{sel: {{verb: [{}]}}, condition: sel}}\n",
+                        words.join(", ")
+                    ),
+                );
+            }
+            loader.finish().ruleset
+        };
+        assert!(Gate::over(&rules(GATE_MAX_WORDS / 2), &[0, 1]).is_some());
+        assert!(Gate::over(&rules(GATE_MAX_WORDS / 2 + 1), &[0, 1]).is_none());
     }
 
     #[test]
