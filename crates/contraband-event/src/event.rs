@@ -50,7 +50,9 @@ pub struct Event {
 /// sharing a [`SharedContainer`] reads.
 #[derive(Debug)]
 enum ContainerView {
-    Own(OnceLock<Value>),
+    /// Boxed: most events never build it, and every event is moved
+    /// several times between stages.
+    Own(OnceLock<Box<Value>>),
     Shared(Arc<OnceLock<Value>>),
 }
 
@@ -238,7 +240,7 @@ impl Event {
         let container = self.container.as_deref()?;
         let view = || view_of(container);
         Some(match &self.container_value {
-            ContainerView::Own(cell) => cell.get_or_init(view),
+            ContainerView::Own(cell) => cell.get_or_init(|| Box::new(view())),
             ContainerView::Shared(cell) => cell.get_or_init(view),
         })
     }
@@ -248,6 +250,14 @@ impl Event {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_event_stays_small_enough_to_move() {
+        // Events move between the decoder, its queues and a worker about
+        // six times; their size is what each move copies.
+        let size = std::mem::size_of::<Event>();
+        assert!(size <= 336, "an Event is {size} bytes");
+    }
 
     #[test]
     fn container_fields_resolve_through_the_context() {
