@@ -14,7 +14,10 @@
 //!   literal [`Prefilter`] via [`RuleSet::matches_prefiltered`]; engines
 //!   cache a [`Selection`] per logsource ([`RuleSet::select`], shared among
 //!   logsources of equal [`RuleSet::selection_key`]) and use
-//!   [`RuleSet::matches_selection`]. For each hit,
+//!   [`RuleSet::matches_selection`]. A selection reads each field once for
+//!   all its rules, paths that share a prefix continuing from it; below
+//!   the prefilter's threshold it skips the rules whose required words
+//!   (`verb: create`) a field's value is not. For each hit,
 //!   [`RuleSet::matched_fields`] gives the fields and values that matched.
 //! - Correlate: [`CorrelationEngine::new`] over [`RuleSet::correlations`],
 //!   then [`CorrelationEngine::feed`] every (rule, event) match;
