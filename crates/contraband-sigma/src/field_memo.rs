@@ -42,6 +42,10 @@ pub(crate) fn number_fields<'n>(detections: impl Iterator<Item = &'n mut Node>) 
     FieldPaths::new(fields)
 }
 
+/// Most prefixes a path continues through. Events nest at most 128 deep
+/// (serde_json's limit; trees stop at 64), so longer chains buy nothing.
+const MAX_CHAIN: usize = 32;
+
 /// The fields a rule set tests, by number, then the prefixes where their
 /// paths branch.
 #[derive(Clone, Debug, Default)]
@@ -111,15 +115,24 @@ impl FieldPaths {
         for (i, prefix) in branches.iter().enumerate() {
             numbers.insert(prefix, (fields.len() + i) as u32);
         }
-        for i in 0..entries.len() {
+        // Shorter paths first: a path's prefixes have their links by then.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| entries[i].path.len());
+        let mut depth = vec![0usize; entries.len()];
+        for i in order {
             let path = entries[i].path.clone();
             let from = split_points(&path)
                 .rev()
                 .find_map(|(prefix, rest)| Some((*numbers.get(prefix)?, path.len() - rest.len())));
-            if let Some((parent, rest)) = from {
-                entries[i].from = Some((parent, rest as u32));
-                entries[parent as usize].shared = true;
-            }
+            // Reading a path resolves its prefixes first, one call each: a
+            // chain as deep as a hostile rule set makes it must not take the
+            // stack. Past the bound a path is walked from the top.
+            let Some((parent, rest)) = from.filter(|&(p, _)| depth[p as usize] < MAX_CHAIN) else {
+                continue;
+            };
+            depth[i] = depth[parent as usize] + 1;
+            entries[i].from = Some((parent, rest as u32));
+            entries[parent as usize].shared = true;
         }
         FieldPaths { entries }
     }
@@ -550,6 +563,36 @@ mod tests {
             values(&mut r, &names[0], 0),
             [json!("nested"), json!("flat")]
         );
+    }
+
+    #[test]
+    fn a_chain_of_prefixes_stays_within_its_bound() {
+        // `a.x`, `a.a.x`, `a.a.a.x`...: every `a.a…` branches, so each path
+        // would continue from the one before it.
+        let names: Vec<String> = (1..=200).map(|n| format!("{}x", "a.".repeat(n))).collect();
+        let fields = FieldPaths::new(names.iter().map(|n| n.as_str().into()).collect());
+        let chain = |mut at: usize| {
+            let mut links = 0;
+            while let Some((parent, _)) = fields.entries[at].from {
+                at = parent as usize;
+                links += 1;
+            }
+            links
+        };
+        let longest = (0..fields.len()).map(chain).max().unwrap();
+        assert_eq!(longest, MAX_CHAIN);
+        // Forty levels down, `a.`×40 + `x` reaches a value, past the chain's
+        // bound: read the same either way.
+        let deep = format!("{}{{\"x\":1}}{}", "{\"a\":".repeat(40), "}".repeat(40));
+        let event = event_of(serde_json::from_str(&deep).unwrap());
+        let mut found = Vec::new();
+        let _ = event.visit(&names[39], &mut |v| {
+            found.push(v.to_value());
+            ControlFlow::Continue(())
+        });
+        assert_eq!(found, [json!(1)]);
+        agree(&event, &names, (0..names.len()).rev());
+        agree(&event, &names, 0..names.len());
     }
 
     mod generated {
