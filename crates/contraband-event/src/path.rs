@@ -27,7 +27,7 @@ impl<'a> Object<'a> for &'a Map<String, Value> {
         self.get(key).map(ValueRef::Json)
     }
     fn has_dotted_key(self) -> bool {
-        self.keys().any(|k| k.contains('.'))
+        self.keys().any(|k| has_dot(k.as_bytes()))
     }
 }
 
@@ -201,7 +201,7 @@ pub fn visit_plain_below<'a>(
             found.map(|at| tree.value_at(at))
         }
         ValueRef::Json(Value::Object(map)) => {
-            if map.keys().any(|k| k.contains('.')) {
+            if map.has_dotted_key() {
                 return None;
             }
             map.get(head).map(ValueRef::Json)

@@ -237,14 +237,17 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         number: u32,
         mut f: impl FnMut(ValueRef<'e>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        let kept = match self.memo.as_deref() {
-            Some(memo) if (number as usize) < self.paths.len() => memo.at[number as usize],
+        let (turn, kept) = match self.memo.as_deref() {
+            Some(memo) if (number as usize) < self.paths.len() => {
+                (memo.turn, memo.at[number as usize])
+            }
             _ => return self.event.visit(name, &mut f),
         };
         // Most reads are of a field an earlier rule read: no call for them.
-        let stamp = match self.memo.as_deref() {
-            Some(memo) if kept.turn == memo.turn => kept,
-            _ => self.resolve(number),
+        let stamp = if kept.turn == turn {
+            kept
+        } else {
+            self.resolve(number)
         };
         let (start, len) = (stamp.start as usize, stamp.len as usize);
         for &v in &self.values[start..start + len] {

@@ -25,7 +25,7 @@ enum Source<'a> {
 use contraband_event::{visit_strings, Event, LogSource, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
-use crate::field_memo::FieldMemo;
+use crate::field_memo::{FieldMemo, FieldReader};
 use crate::gate::Gate;
 use crate::scalar_text::with_text;
 use crate::RuleSet;
@@ -388,30 +388,25 @@ impl RuleSet {
         scratch: &mut PrefilterScratch,
         out: &mut Vec<u32>,
     ) {
-        match &sel.prefilter {
-            Some(pf) => {
-                pf.scan(event, scratch);
-                let mut reader = self.reader(event, &mut scratch.fields);
-                pf.for_each_candidate(&scratch.bits, |slot| {
-                    let i = sel.rules[slot];
-                    if self.rule_matches_in(i as usize, &mut reader) {
-                        out.push(i);
-                    }
+        if let Some(pf) = &sel.prefilter {
+            pf.scan(event, scratch);
+        }
+        let mut reader = self.reader(event, &mut scratch.fields);
+        let mut judge = |reader: &mut FieldReader<'_, '_>, slot: usize| {
+            let i = sel.rules[slot];
+            if self.rule_matches_in(i as usize, reader) {
+                out.push(i);
+            }
+        };
+        match (&sel.prefilter, &sel.gate) {
+            (Some(pf), _) => pf.for_each_candidate(&scratch.bits, |slot| judge(&mut reader, slot)),
+            (None, Some(gate)) => {
+                gate.admit(&mut reader, &mut scratch.bits);
+                for_each_set_bit(scratch.bits.iter().copied(), |slot| {
+                    judge(&mut reader, slot)
                 });
             }
-            None => match &sel.gate {
-                Some(gate) => {
-                    let mut reader = self.reader(event, &mut scratch.fields);
-                    gate.admit(&mut reader, &mut scratch.bits);
-                    for_each_set_bit(scratch.bits.iter().copied(), |slot| {
-                        let i = sel.rules[slot];
-                        if self.rule_matches_in(i as usize, &mut reader) {
-                            out.push(i);
-                        }
-                    });
-                }
-                None => self.matches_in_memo(&sel.rules, event, &mut scratch.fields, out),
-            },
+            (None, None) => (0..sel.rules.len()).for_each(|slot| judge(&mut reader, slot)),
         }
     }
 }

@@ -255,22 +255,6 @@ impl RuleSet {
         }
     }
 
-    /// [`RuleSet::matches_in`], each field read once for all the rules.
-    pub(crate) fn matches_in_memo(
-        &self,
-        candidates: &[u32],
-        event: &Event,
-        memo: &mut FieldMemo,
-        out: &mut Vec<u32>,
-    ) {
-        let mut reader = self.reader(event, memo);
-        for &i in candidates {
-            if self.rules[i as usize].detection.eval_in(&mut reader) {
-                out.push(i);
-            }
-        }
-    }
-
     /// A reader of `event` that keeps each field's values for every rule.
     pub(crate) fn reader<'e, 'm>(
         &'m self,
