@@ -1075,7 +1075,8 @@ impl Builder<'_> {
 
 const MAX_PREFILTER_LITERALS: usize = 4096;
 
-fn str_literal(m: &StrMatcher) -> Option<String> {
+/// Texts (ASCII-lowercased) one of which every value `m` matches holds.
+fn str_literals(m: &StrMatcher) -> Option<Vec<String>> {
     let lit = match m {
         StrMatcher::Exact(l) | StrMatcher::Prefix(l) | StrMatcher::Suffix(l) => {
             l.text.to_ascii_lowercase()
@@ -1100,27 +1101,27 @@ fn str_literal(m: &StrMatcher) -> Option<String> {
             }
             best
         }
-        StrMatcher::Any | StrMatcher::Regex(_) => return None,
+        StrMatcher::Regex(r) => return r.literals().map(<[String]>::to_vec),
+        StrMatcher::Any => return None,
     };
-    (!lit.is_empty()).then_some(lit)
+    (!lit.is_empty()).then(|| vec![lit])
 }
 
 fn tests_literals(tests: &[VTest], any: &Option<AnyOf>, all: bool) -> Option<Vec<String>> {
     let per_test = |t: &VTest| match t {
-        VTest::Str(m) => str_literal(m),
+        VTest::Str(m) => str_literals(m),
         _ => None,
     };
     if all {
-        // Every test must hold: the best single test's literal suffices.
+        // Every test must hold: the best single test's literals suffice.
         return tests
             .iter()
             .filter_map(per_test)
-            .max_by_key(|l| l.len())
-            .map(|l| vec![l]);
+            .max_by_key(|ls| ls.iter().map(String::len).min().unwrap_or(0));
     }
     let mut out: Vec<String> = Vec::new();
     for t in tests.iter() {
-        out.push(per_test(t)?);
+        out.extend(per_test(t)?);
     }
     if let Some(a) = any {
         out.extend(a.needles.iter().map(|n| n.to_string()));

@@ -71,6 +71,7 @@ mod field_memo;
 mod gate;
 mod pattern;
 mod prefilter;
+mod regex_literals;
 mod rule;
 mod ruleset;
 mod scalar_text;

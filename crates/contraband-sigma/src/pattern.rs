@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 
 use memchr::memmem;
 use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::Hir;
 
 use crate::error::RuleError;
+use crate::regex_literals::regex_literals;
 use crate::Limits;
 
 /// One element of a parsed Sigma string value.
@@ -309,8 +311,49 @@ pub fn pieces_to_regex(pieces: &[Piece]) -> String {
 /// biggest part of a loaded rule set and of its load time.
 #[derive(Clone, Debug)]
 pub struct LazyRegex {
-    builder: Box<RegexBuilder>,
+    source: Box<RegexSource>,
     compiled: OnceLock<Option<Regex>>,
+    /// Texts one of which every match contains (see
+    /// [`crate::regex_literals`]), found when a prefilter first asks:
+    /// finding them costs more than parsing, and only the rules of the
+    /// logsources an input has are asked.
+    literals: OnceLock<Option<Box<[String]>>>,
+}
+
+/// A regex as a rule wrote it, with the options it is built with.
+#[derive(Clone, Debug)]
+struct RegexSource {
+    pattern: String,
+    ci: bool,
+    multi: bool,
+    dot_all: bool,
+    size_limit: usize,
+    nest_limit: u32,
+}
+
+impl RegexSource {
+    /// The pattern parsed, or why it does not parse.
+    fn parse(&self) -> Result<Hir, String> {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(self.ci)
+            .multi_line(self.multi)
+            .dot_matches_new_line(self.dot_all)
+            .nest_limit(self.nest_limit)
+            .build()
+            .parse(&self.pattern)
+            .map_err(|e| e.to_string())
+    }
+
+    fn build(&self) -> Result<Regex, regex::Error> {
+        RegexBuilder::new(&self.pattern)
+            .case_insensitive(self.ci)
+            .multi_line(self.multi)
+            .dot_matches_new_line(self.dot_all)
+            .size_limit(self.size_limit)
+            .dfa_size_limit(self.size_limit)
+            .nest_limit(self.nest_limit)
+            .build()
+    }
 }
 
 impl LazyRegex {
@@ -319,17 +362,18 @@ impl LazyRegex {
         // `None` cannot happen: a pattern that could fail to compile (too
         // big) was compiled at load and rejected there.
         self.compiled
-            .get_or_init(|| self.builder.build().ok())
+            .get_or_init(|| self.source.build().ok())
             .as_ref()
             .is_some_and(|r| r.is_match(s))
     }
-}
 
-/// Past this estimate of a regex's compiled states it is compiled at load,
-/// where exceeding [`Limits::regex_size`] is reported as the rule's error.
-/// A state costs at least 8 bytes, so below this the real size is orders
-/// of magnitude under the default limit of 10 MiB.
-const LAZY_MAX_STATES: u64 = 20_000;
+    /// ASCII-lowercased texts one of which every match contains, if known.
+    pub fn literals(&self) -> Option<&[String]> {
+        self.literals
+            .get_or_init(|| regex_literals(&self.source.parse().ok()?))
+            .as_deref()
+    }
+}
 
 pub fn build_regex(
     pattern: &str,
@@ -342,37 +386,37 @@ pub fn build_regex(
         pattern: truncate(pattern, 200),
         reason,
     };
-    let hir = regex_syntax::ParserBuilder::new()
-        .case_insensitive(ci)
-        .multi_line(multi)
-        .dot_matches_new_line(dot_all)
-        .nest_limit(limits.regex_nest)
-        .build()
-        .parse(pattern)
-        .map_err(|e| error(e.to_string()))?;
-    let mut builder = RegexBuilder::new(pattern);
-    builder
-        .case_insensitive(ci)
-        .multi_line(multi)
-        .dot_matches_new_line(dot_all)
-        .size_limit(limits.regex_size)
-        .dfa_size_limit(limits.regex_size)
-        .nest_limit(limits.regex_nest);
+    let source = RegexSource {
+        pattern: pattern.to_string(),
+        ci,
+        multi,
+        dot_all,
+        size_limit: limits.regex_size,
+        nest_limit: limits.regex_nest,
+    };
+    let hir = source.parse().map_err(error)?;
     let compiled = OnceLock::new();
     if state_estimate(&hir) > LAZY_MAX_STATES {
-        let re = builder.build().map_err(|e| error(e.to_string()))?;
+        let re = source.build().map_err(|e| error(e.to_string()))?;
         let _ = compiled.set(Some(re));
     }
     Ok(LazyRegex {
-        builder: Box::new(builder),
+        source: Box::new(source),
         compiled,
+        literals: OnceLock::new(),
     })
 }
+
+/// Past this estimate of a regex's compiled states it is compiled at load,
+/// where exceeding [`Limits::regex_size`] is reported as the rule's error.
+/// A state costs at least 8 bytes, so below this the real size is orders
+/// of magnitude under the default limit of 10 MiB.
+const LAZY_MAX_STATES: u64 = 20_000;
 
 /// A rough upper bound of the NFA states `hir` compiles to: each byte of
 /// a literal one, a class four per range (UTF-8 sequences), a bounded
 /// repetition its body times its maximum.
-fn state_estimate(hir: &regex_syntax::hir::Hir) -> u64 {
+fn state_estimate(hir: &Hir) -> u64 {
     use regex_syntax::hir::{Class, HirKind};
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => 1,

@@ -504,4 +504,27 @@ mod tests {
         assert_eq!(passed(&pf, flat), [0]);
         assert!(passed(&pf, other).is_empty());
     }
+
+    #[test]
+    fn a_regex_rule_waits_for_its_literals() {
+        let mut loader = Loader::new(LoadOptions::default());
+        loader.add_source(
+            "hex.yml",
+            "title: hex\nlogsource: {product: linux, category: process_creation}\n\
+             detection: {sel: {CommandLine|re: '-(W|R) ([0-9a-f]{2} ?){2,}'}, condition: sel}\n",
+        );
+        let set = loader.finish().ruleset;
+        let pf = Prefilter::over(&set, &[0]);
+        assert_eq!(pf.unfiltered, [0], "the regex gives literals");
+        let hit = serde_json::json!({"CommandLine": "pnscan -W 0a 0b 10.0.0.0/8"});
+        let near = serde_json::json!({"CommandLine": "tar -r x.tar"});
+        let miss = serde_json::json!({"CommandLine": "ls -l"});
+        assert_eq!(passed(&pf, hit.clone()), [0]);
+        assert!(set.rule_matches(0, &event(hit)));
+        // `-r` passes the prefilter (its literals fold case); the regex,
+        // case-sensitive, then decides.
+        assert_eq!(passed(&pf, near.clone()), [0]);
+        assert!(!set.rule_matches(0, &event(near)));
+        assert!(passed(&pf, miss).is_empty());
+    }
 }
