@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::fields::has_dot;
 use crate::path::{
     first_leaf, split_head, visit_map, visit_path, visit_plain_member, visit_strings, AsJson,
     Object, Visitor,
@@ -191,7 +192,7 @@ impl Event {
 
     /// The first value of field `name` as JSON, if it has any.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if !name.contains('.') {
+        if !has_dot(name.as_bytes()) {
             // A plain name: one lookup, no path walk.
             return self.fields.get(name).map(first_leaf);
         }
@@ -205,7 +206,7 @@ impl Event {
 
     /// The first value of field `name`, as it is held (see [`ValueRef`]).
     pub fn get_ref(&self, name: &str) -> Option<ValueRef<'_>> {
-        if !name.contains('.') {
+        if !has_dot(name.as_bytes()) {
             return self.fields.get_ref(name).map(|v| match v {
                 ValueRef::Json(json) => ValueRef::Json(first_leaf(json)),
                 ValueRef::Tree(tree) if tree.is_array() => tree.values().next().unwrap_or(v),

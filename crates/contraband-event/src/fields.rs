@@ -283,6 +283,17 @@ impl Fields {
         self.first.find(&self.entries, key, tag)
     }
 
+    /// Where `key` is among the fields, for [`Fields::value_at`]: the same
+    /// for fields read alike (same names, same order).
+    pub fn position_of(&self, key: &str) -> Option<usize> {
+        self.position(key)
+    }
+
+    /// The value at `position` (see [`Fields::position_of`]), as it is held.
+    pub fn value_at(&self, position: usize) -> Option<ValueRef<'_>> {
+        self.entries.get(position).map(|e| self.value_ref(&e.value))
+    }
+
     /// The value of `key` as JSON (a string kept as text is built now, once).
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.position(key)
@@ -486,6 +497,10 @@ fn slot_into_json(backing: &Backing, slot: Slot) -> Value {
 #[derive(Default)]
 pub struct KeyCache {
     by_position: Vec<Arc<str>>,
+    /// Bumped whenever a kept name changes: records read while it stays
+    /// the same, each of which met only the kept names and all of them,
+    /// have the same names in the same order (see [`KeyCache::shape`]).
+    generation: u64,
 }
 
 /// Positions past this many are not remembered: memory stays bounded
@@ -505,6 +520,17 @@ impl KeyCache {
         self.by_position.len()
     }
 
+    /// For a record that met, at each of its `names` positions, the name
+    /// [`KeyCache::at`] gave there: an identifier of its list of names,
+    /// the same for every record with that list until a kept name
+    /// changes. A reader can keep what it worked out from a record's names
+    /// (where its time field is) under this identifier.
+    pub fn shape(&self, names: usize) -> Option<u64> {
+        // The first `names` kept names, as they stand.
+        (names <= self.by_position.len())
+            .then(|| self.generation * (KEY_CACHE_POSITIONS as u64 + 1) + names as u64)
+    }
+
     /// The shared name for `name`, met at `position` of a record.
     pub fn name(&mut self, position: usize, name: &str) -> Arc<str> {
         if let Some(known) = self.by_position.get(position) {
@@ -521,8 +547,10 @@ impl KeyCache {
         let known = self.by_position.len();
         if position < known {
             self.by_position[position] = new.clone();
+            self.generation += 1;
         } else if position == known && known < KEY_CACHE_POSITIONS {
             self.by_position.push(new.clone());
+            self.generation += 1;
         }
         new
     }

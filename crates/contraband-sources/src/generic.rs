@@ -9,6 +9,7 @@ use contraband_event::{
 use serde_json::Value;
 
 use crate::json::time_of;
+use crate::mapping::Mapping;
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
@@ -25,13 +26,92 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
         Some(Value::Null) | None => None,
         Some(_) => return Err("container must be an object".into()),
     };
-    decode_parts(
-        fields,
-        logsource,
-        container.map(SharedContainer::new),
-        ctx,
-        out,
-    )
+    let (time, host) = time_and_host(&fields, ctx);
+    let container = container.map(SharedContainer::new);
+    decode_parts(fields, logsource, container, (time, host), ctx, out)
+}
+
+/// The record's time and host: the first of the mapping's candidates that
+/// the record has (and that reads as a time, or as text).
+fn time_and_host(fields: &Fields, ctx: &Ctx) -> (Timestamp, Option<String>) {
+    let time = ctx
+        .mapping
+        .time_fields()
+        .iter()
+        .find_map(|k| fields.get_ref(k).and_then(time_of))
+        .unwrap_or(Timestamp(0));
+    let host = ctx
+        .mapping
+        .host_fields()
+        .iter()
+        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str))
+        .map(str::to_string);
+    (time, host)
+}
+
+/// Where the mapping's time and host candidates are among the fields of
+/// records of one shape ([`KeyCache::shape`]): a stream's records mostly
+/// share a few lists of names (with and without a container, say), and
+/// trying each candidate by name was seven lookups a record, most for
+/// names the stream never has.
+#[derive(Default)]
+struct Candidates {
+    /// Kept shapes, replaced in turn.
+    kept: [KeptCandidates; CANDIDATE_SHAPES],
+    next: usize,
+}
+
+/// Shapes [`Candidates`] keeps.
+const CANDIDATE_SHAPES: usize = 4;
+
+#[derive(Default)]
+struct KeptCandidates {
+    /// The shape and the mapping these positions are for.
+    of: Option<(u64, Arc<Mapping>)>,
+    /// Positions of the candidates the shape has, in the mapping's order.
+    time: Vec<usize>,
+    host: Vec<usize>,
+}
+
+impl Candidates {
+    /// [`time_and_host`], from positions found once per shape.
+    fn time_and_host(
+        &mut self,
+        fields: &Fields,
+        shape: Option<u64>,
+        ctx: &Ctx,
+    ) -> (Timestamp, Option<String>) {
+        let Some(shape) = shape else {
+            return time_and_host(fields, ctx);
+        };
+        let is_this = |k: &KeptCandidates| matches!(&k.of, Some((s, m)) if *s == shape && Arc::ptr_eq(m, &ctx.mapping));
+        let kept = match self.kept.iter().position(is_this) {
+            Some(i) => &self.kept[i],
+            None => {
+                let k = &mut self.kept[self.next];
+                self.next = (self.next + 1) % CANDIDATE_SHAPES;
+                let positions = |names: &[String], out: &mut Vec<usize>| {
+                    out.clear();
+                    out.extend(names.iter().filter_map(|k| fields.position_of(k)));
+                };
+                positions(ctx.mapping.time_fields(), &mut k.time);
+                positions(ctx.mapping.host_fields(), &mut k.host);
+                k.of = Some((shape, Arc::clone(&ctx.mapping)));
+                k
+            }
+        };
+        let time = kept
+            .time
+            .iter()
+            .find_map(|&i| fields.value_at(i).and_then(time_of))
+            .unwrap_or(Timestamp(0));
+        let host = kept
+            .host
+            .iter()
+            .find_map(|&i| fields.value_at(i).and_then(ValueRef::as_str))
+            .map(str::to_string);
+        (time, host)
+    }
 }
 
 /// A generic record parsed straight from its text: the fields without
@@ -44,7 +124,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 pub(crate) fn parse_fast(text: &Arc<str>, seen: &mut Seen) -> Option<Parts> {
     let (mut logsource, mut container) = (None, None);
     let containers = &mut seen.containers;
-    let fields = read_fields(text, &mut seen.keys, |name, scan| {
+    let (fields, shape) = read_fields(text, &mut seen.keys, |name, scan| {
         match name {
             "container" => {
                 container = match containers.known(scan.rest()) {
@@ -62,6 +142,7 @@ pub(crate) fn parse_fast(text: &Arc<str>, seen: &mut Seen) -> Option<Parts> {
     })?;
     Some(Parts {
         fields,
+        shape,
         logsource,
         container,
     })
@@ -69,6 +150,8 @@ pub(crate) fn parse_fast(text: &Arc<str>, seen: &mut Seen) -> Option<Parts> {
 
 pub(crate) struct Parts {
     pub fields: Fields,
+    /// The record's [`KeyCache::shape`].
+    pub shape: Option<u64>,
     pub logsource: Option<Value>,
     pub container: Option<SharedContainer>,
 }
@@ -79,6 +162,7 @@ pub(crate) struct Seen {
     /// Field names by position (see [`read_fields`]).
     pub(crate) keys: KeyCache,
     containers: ContainerCache,
+    candidates: Candidates,
 }
 
 /// Container objects this stream has parsed, found by how their text
@@ -159,14 +243,30 @@ fn text_hash(bytes: &[u8]) -> u64 {
 }
 
 /// [`decode`] from a record already split by [`parse_fast`].
-pub(crate) fn decode_fast(parts: Parts, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
-    decode_parts(parts.fields, parts.logsource, parts.container, ctx, out)
+pub(crate) fn decode_fast(
+    parts: Parts,
+    seen: &mut Seen,
+    ctx: &Ctx,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
+    let time_host = seen
+        .candidates
+        .time_and_host(&parts.fields, parts.shape, ctx);
+    decode_parts(
+        parts.fields,
+        parts.logsource,
+        parts.container,
+        time_host,
+        ctx,
+        out,
+    )
 }
 
 fn decode_parts(
     mut fields: Fields,
     logsource: Option<Value>,
     container: Option<SharedContainer>,
+    (time, host): (Timestamp, Option<String>),
     ctx: &Ctx,
     out: &mut Vec<Event>,
 ) -> Result<(), String> {
@@ -177,18 +277,6 @@ fn decode_parts(
         Some(Value::Null) | None => None,
         Some(_) => return Err("logsource must be an object".into()),
     };
-    let time = ctx
-        .mapping
-        .time_fields()
-        .iter()
-        .find_map(|k| fields.get_ref(k).and_then(time_of))
-        .unwrap_or(Timestamp(0));
-    let host = ctx
-        .mapping
-        .host_fields()
-        .iter()
-        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str))
-        .map(str::to_string);
     let given = stated.is_some() || ctx.opts.logsource.is_some();
     let base = stated
         .or_else(|| ctx.opts.logsource.clone())
@@ -293,6 +381,59 @@ mod tests {
         }
         let broken = format!(r#"{{"a":1,"container":{text}"b":"x"}}"#);
         assert!(parse_fast(&Arc::from(broken.as_str()), &mut seen).is_none());
+    }
+
+    #[test]
+    fn time_and_host_found_by_shape_are_those_found_by_name() {
+        let ctx =
+            crate::Decoder::new(crate::Format::GenericJson, "t", &crate::Options::default()).ctx;
+        let t1 = "2026-01-01T00:00:00Z";
+        let t2 = "2026-01-02T00:00:00Z";
+        let records = [
+            format!(r#"{{"UtcTime":"{t1}","Computer":"a","x":1}}"#),
+            format!(r#"{{"UtcTime":"{t2}","Computer":"b","x":2}}"#),
+            // An earlier candidate that is not a time, or not text: the
+            // next one is taken.
+            format!(r#"{{"time":"soon","UtcTime":"{t1}","host":5,"Computer":"c"}}"#),
+            format!(r#"{{"time":"{t2}","UtcTime":"{t1}","host":"d","Computer":"c"}}"#),
+            format!(r#"{{"time":"soon","UtcTime":"{t2}","host":6,"Computer":"e"}}"#),
+            // The first names of the record before: a shape of its own.
+            format!(r#"{{"time":"soon","UtcTime":"{t2}"}}"#),
+            format!(r#"{{"time":"{t1}","UtcTime":"{t2}"}}"#),
+            // A container is not a field: positions after it move up.
+            format!(r#"{{"time":"soon","container":{{"id":"abc"}},"UtcTime":"{t1}","host":"f"}}"#),
+            format!(r#"{{"time":"soon","container":null,"UtcTime":"{t2}","host":"g"}}"#),
+            format!(r#"{{"time":"soon","UtcTime":"{t2}","host":"h"}}"#),
+            // A repeated name keeps its first place and its last value.
+            format!(r#"{{"UtcTime":"soon","Computer":"i","UtcTime":"{t1}"}}"#),
+            format!(r#"{{"UtcTime":"soon","Computer":"j","UtcTime":"{t2}"}}"#),
+            format!(r#"{{"UtcTime":"{t1}","Computer":"k","x":1}}"#),
+            // A kept name replaced: `b` where `UtcTime` was is a new shape,
+            // whose `b` is no time.
+            format!(r#"{{"a":1,"UtcTime":"{t1}"}}"#),
+            format!(r#"{{"UtcTime":"{t1}","b":"{t2}"}}"#),
+            format!(r#"{{"a":1,"b":"{t2}"}}"#),
+        ];
+        let mut seen = Seen::default();
+        let mut shaped = 0;
+        for text in records.iter().chain(&records) {
+            let parts = parse_fast(&Arc::from(text.as_str()), &mut seen).unwrap();
+            shaped += usize::from(parts.shape.is_some());
+            let mut fast = Vec::new();
+            decode_fast(parts, &mut seen, &ctx, &mut fast).unwrap();
+            let mut general = Vec::new();
+            decode(
+                serde_json::from_str(text).unwrap(),
+                text,
+                &ctx,
+                &mut general,
+            )
+            .unwrap();
+            assert_eq!(fast[0].time, general[0].time, "{text}");
+            assert_eq!(fast[0].host, general[0].host, "{text}");
+        }
+        // Without shapes the comparisons above would test nothing new.
+        assert!(shaped > records.len() / 3, "read by shape: {shaped}");
     }
 
     #[test]

@@ -79,8 +79,11 @@ impl FormatDecoder for JsonDecoder {
         // Formats read straight from the text when it is plain enough;
         // anything else goes through serde_json below.
         let fast = match ctx.format {
-            Format::GenericJson => crate::generic::parse_fast(&rec.text, &mut self.seen)
-                .map(|parts| crate::generic::decode_fast(parts, ctx, &mut self.events)),
+            Format::GenericJson => {
+                crate::generic::parse_fast(&rec.text, &mut self.seen).map(|parts| {
+                    crate::generic::decode_fast(parts, &mut self.seen, ctx, &mut self.events)
+                })
+            }
             Format::K8sAudit => crate::k8s::parse_fast(&rec.text, &mut self.seen.keys)
                 .map(|fields| crate::k8s::decode_fast(fields, ctx, &mut self.events)),
             _ => None,

@@ -73,7 +73,7 @@ pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> R
 /// text [`read_fields`] does not take: the caller then takes the general
 /// path ([`decode`]), which reports any error.
 pub(crate) fn parse_fast(text: &Arc<str>, keys: &mut KeyCache) -> Option<Fields> {
-    let fields = read_fields(text, keys, |_, _| Some(false))?;
+    let (fields, _) = read_fields(text, keys, |_, _| Some(false))?;
     match fields.get_ref("kind").and_then(ValueRef::as_str) {
         Some("EventList") => None,
         _ => Some(fields),

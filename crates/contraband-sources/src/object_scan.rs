@@ -32,25 +32,36 @@ use serde_json::Value;
 /// order). Strings without escapes stay in the record as text. `special`
 /// sees each name first and may take the member's value itself
 /// (`Some(true)`). `None` when the text is not an object [`ObjectScan`]
-/// accepts, or `special` gives up.
+/// accepts, or `special` gives up. With the fields comes the record's
+/// [`KeyCache::shape`], when it has one.
 pub(crate) fn read_fields<'t>(
     record: &'t Arc<str>,
     keys: &mut KeyCache,
     mut special: impl FnMut(&str, &mut ObjectScan<'t>) -> Option<bool>,
-) -> Option<Fields> {
+) -> Option<(Fields, Option<u64>)> {
     let mut fields = Fields::over_record(record.clone(), fields_room(keys));
     let mut scan = ObjectScan::open(record)?;
     let mut position = 0;
+    let mut only_expected = true;
     loop {
         let expected = keys.at(position).map(|k| &**k);
         let name: Arc<str> = match scan.next_name(expected).ok()? {
-            None => return Some(fields),
+            None => {
+                let shape = only_expected.then(|| keys.shape(position)).flatten();
+                return Some((fields, shape));
+            }
             Some(Name::Expected) => Arc::clone(keys.at(position)?),
-            Some(Name::Read(Cow::Borrowed(name))) => keys.name(position, name),
+            Some(Name::Read(Cow::Borrowed(name))) => {
+                only_expected = false;
+                keys.name(position, name)
+            }
             // Only names read without escapes are kept, so each kept name
             // is valid JSON between quotes as it stands, as `next_name`
             // needs of the name it expects.
-            Some(Name::Read(Cow::Owned(name))) => Arc::from(name),
+            Some(Name::Read(Cow::Owned(name))) => {
+                only_expected = false;
+                Arc::from(name)
+            }
         };
         if !special(&name, &mut scan)? {
             scan.value_into(name, &mut fields)?;
@@ -556,7 +567,8 @@ mod tests {
     /// same values, in the same order, as over serde_json's tree.
     fn fields_agree(text: &str, theirs: Option<&Map<String, Value>>) -> bool {
         let record: Arc<str> = Arc::from(text);
-        let Some(ours) = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)) else {
+        let Some((ours, _)) = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false))
+        else {
             return true;
         };
         let Some(theirs) = theirs else {
@@ -662,7 +674,8 @@ mod tests {
             wide.join(",")
         );
         let record: Arc<str> = Arc::from(text.as_str());
-        let fields = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)).unwrap();
+        let (fields, _) =
+            read_fields(&record, &mut KeyCache::default(), |_, _| Some(false)).unwrap();
         let is_tree = |name| matches!(fields.get_ref(name), Some(ValueRef::Tree(_)));
         assert!(is_tree("tree") && is_tree("list"));
         for name in ["empty", "dup", "apart", "esc", "deep", "wide"] {
