@@ -89,7 +89,7 @@ impl Alert {
             rule,
             strategy,
             attack: Attack::from_tags(tags),
-            host: event.host.clone(),
+            host: event.host.as_deref().map(str::to_string),
             container: event.container.as_deref().cloned(),
             process: Process::of(event),
             matched,

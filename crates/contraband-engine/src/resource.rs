@@ -448,7 +448,7 @@ impl ResourceDetector {
             sample.time,
             fields,
         );
-        event.host = sample.host.clone();
+        event.host = sample.host.as_deref().map(std::sync::Arc::from);
         event.set_container(sample.container.clone());
         event.origin = Origin {
             source: sample.source.as_str().into(),

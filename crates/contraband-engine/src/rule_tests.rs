@@ -80,7 +80,7 @@ impl TestEvent {
             None => Timestamp::default(),
         };
         let mut event = Event::new(self.logsource.clone(), time, self.fields.clone());
-        event.host = self.host.clone();
+        event.host = self.host.as_deref().map(std::sync::Arc::from);
         if let Some(c) = &self.container {
             event.set_container(c.clone());
         }

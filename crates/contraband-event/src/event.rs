@@ -32,7 +32,9 @@ pub struct Origin {
 pub struct Event {
     pub logsource: LogSource,
     pub time: Timestamp,
-    pub host: Option<String>,
+    /// Shared: a stream repeats a few hosts, and a decoder hands the
+    /// same text to each event from one.
+    pub host: Option<Arc<str>>,
     /// Shared: a stream's events come from a few hundred containers, and
     /// a decoder that has parsed one hands the same context to each event
     /// from it. Enrichment copies it on write ([`Event::container_mut`]).

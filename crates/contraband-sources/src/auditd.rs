@@ -557,7 +557,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
     }
     let ls = mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, p.time, fields);
-    ev.host = p.node.clone();
+    ev.host = p.node.as_deref().map(Arc::from);
     ev.origin = Origin {
         source: ctx.file.clone(),
         line: p.line,

@@ -27,13 +27,14 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
         Some(_) => return Err("container must be an object".into()),
     };
     let (time, host) = time_and_host(&fields, ctx);
+    let host = host.map(Arc::from);
     let container = container.map(SharedContainer::new);
     decode_parts(fields, logsource, container, (time, host), ctx, out)
 }
 
 /// The record's time and host: the first of the mapping's candidates that
 /// the record has (and that reads as a time, or as text).
-fn time_and_host(fields: &Fields, ctx: &Ctx) -> (Timestamp, Option<String>) {
+fn time_and_host<'f>(fields: &'f Fields, ctx: &Ctx) -> (Timestamp, Option<&'f str>) {
     let time = ctx
         .mapping
         .time_fields()
@@ -44,8 +45,7 @@ fn time_and_host(fields: &Fields, ctx: &Ctx) -> (Timestamp, Option<String>) {
         .mapping
         .host_fields()
         .iter()
-        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str))
-        .map(str::to_string);
+        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str));
     (time, host)
 }
 
@@ -59,6 +59,7 @@ struct Candidates {
     /// Kept shapes, replaced in turn.
     kept: [KeptCandidates; CANDIDATE_SHAPES],
     next: usize,
+    hosts: Hosts,
 }
 
 /// Shapes [`Candidates`] keeps.
@@ -74,16 +75,27 @@ struct KeptCandidates {
 }
 
 impl Candidates {
-    /// [`time_and_host`], from positions found once per shape.
+    /// [`time_and_host`], from positions found once per shape, with the
+    /// host shared.
     fn time_and_host(
         &mut self,
         fields: &Fields,
         shape: Option<u64>,
         ctx: &Ctx,
-    ) -> (Timestamp, Option<String>) {
-        let Some(shape) = shape else {
-            return time_and_host(fields, ctx);
+    ) -> (Timestamp, Option<Arc<str>>) {
+        let (time, host) = match shape {
+            Some(shape) => self.by_shape(fields, shape, ctx),
+            None => time_and_host(fields, ctx),
         };
+        (time, host.map(|h| self.hosts.share(h)))
+    }
+
+    fn by_shape<'f>(
+        &mut self,
+        fields: &'f Fields,
+        shape: u64,
+        ctx: &Ctx,
+    ) -> (Timestamp, Option<&'f str>) {
         let is_this = |k: &KeptCandidates| matches!(&k.of, Some((s, m)) if *s == shape && Arc::ptr_eq(m, &ctx.mapping));
         let kept = match self.kept.iter().position(is_this) {
             Some(i) => &self.kept[i],
@@ -108,9 +120,30 @@ impl Candidates {
         let host = kept
             .host
             .iter()
-            .find_map(|&i| fields.value_at(i).and_then(ValueRef::as_str))
-            .map(str::to_string);
+            .find_map(|&i| fields.value_at(i).and_then(ValueRef::as_str));
         (time, host)
+    }
+}
+
+/// Hosts met lately, handed to the next event from one of them instead
+/// of a copy of its name; replaced in turn.
+#[derive(Default)]
+struct Hosts {
+    kept: [Option<Arc<str>>; KEPT_HOSTS],
+    next: usize,
+}
+
+/// Hosts [`Hosts`] keeps: a fleet's events interleave a few dozen.
+const KEPT_HOSTS: usize = 32;
+
+impl Hosts {
+    fn share(&mut self, host: &str) -> Arc<str> {
+        if let Some(kept) = self.kept.iter().flatten().find(|h| ***h == *host) {
+            return Arc::clone(kept);
+        }
+        let new = Arc::clone(self.kept[self.next].insert(Arc::from(host)));
+        self.next = (self.next + 1) % KEPT_HOSTS;
+        new
     }
 }
 
@@ -266,7 +299,7 @@ fn decode_parts(
     mut fields: Fields,
     logsource: Option<Value>,
     container: Option<SharedContainer>,
-    (time, host): (Timestamp, Option<String>),
+    (time, host): (Timestamp, Option<Arc<str>>),
     ctx: &Ctx,
     out: &mut Vec<Event>,
 ) -> Result<(), String> {
@@ -434,6 +467,17 @@ mod tests {
         }
         // Without shapes the comparisons above would test nothing new.
         assert!(shaped > records.len() / 3, "read by shape: {shaped}");
+        // Records from one host share its name.
+        let mut host = |text: &str| {
+            let parts = parse_fast(&Arc::from(text), &mut seen).unwrap();
+            let mut out = Vec::new();
+            decode_fast(parts, &mut seen, &ctx, &mut out).unwrap();
+            out.pop().unwrap().host.unwrap()
+        };
+        let a = host(r#"{"host":"web-1","x":1}"#);
+        host(r#"{"host":"web-2","x":1}"#);
+        let b = host(r#"{"host":"web-1","x":2}"#);
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]

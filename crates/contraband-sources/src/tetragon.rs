@@ -64,7 +64,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
     let mut fields = Fields::from(fields);
     let ls = ctx.mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, time, fields);
-    ev.host = host;
+    ev.host = host.map(std::sync::Arc::from);
     if let Some(c) = container {
         ev.set_container(c);
     }

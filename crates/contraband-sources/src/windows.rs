@@ -116,7 +116,7 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
         }
     }
     let mut ev = Event::new(ls, time, fields);
-    ev.host = host;
+    ev.host = host.map(Arc::from);
     out.push(ev);
     Ok(())
 }

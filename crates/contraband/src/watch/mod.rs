@@ -224,7 +224,7 @@ pub fn run(args: WatchArgs) -> Result<i32> {
         detector: ResourceDetector::new(resource, engine.strategies()),
         scratch: Scratch::default(),
         hits: Vec::new(),
-        host,
+        host: host.as_deref().map(Arc::from),
         latencies: Vec::new(),
         latency_next: 0,
         events: 0,
@@ -261,7 +261,7 @@ struct State<'e> {
     detector: ResourceDetector,
     scratch: Scratch,
     hits: Vec<Hit>,
-    host: Option<String>,
+    host: Option<Arc<str>>,
     /// Event time → alert written, in ns; a ring of the most recent.
     latencies: Vec<i64>,
     latency_next: usize,
