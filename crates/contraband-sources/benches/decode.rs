@@ -83,10 +83,10 @@ fn line(text: &str) -> Record {
 /// The decoder must produce the event the line describes; a broken fast
 /// path fails here instead of being timed.
 fn check(decoder: &mut Decoder) {
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     decoder.decode_into(record(), &mut out);
     assert_eq!(out.len(), 1, "one line, one event");
-    let event: Event = out.pop().unwrap().expect("the line decodes");
+    let event: Event = out.pop_back().unwrap().expect("the line decodes");
     // Field for field the process start the other benchmarks judge.
     let expected = benign_process();
     assert_eq!(event.logsource, expected.logsource);
@@ -104,10 +104,10 @@ fn check(decoder: &mut Decoder) {
 /// The k8s decoder must find the pod's context, the host path and the
 /// nested fields rules read.
 fn check_k8s(decoder: &mut Decoder) {
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     decoder.decode_into(line(K8S_POD_CREATE), &mut out);
     assert_eq!(out.len(), 1, "one line, one event");
-    let event: Event = out.pop().unwrap().expect("the line decodes");
+    let event: Event = out.pop_back().unwrap().expect("the line decodes");
     assert_eq!(
         (
             event.logsource.product.as_deref(),
@@ -138,7 +138,7 @@ fn decode(c: &mut Criterion) {
     check_k8s(&mut k8s);
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Bytes(PROCESS_CREATION.len() as u64));
-    let mut out = Vec::with_capacity(1);
+    let mut out = std::collections::VecDeque::with_capacity(1);
     // Decoding and dropping the event: a hunt frees each event again.
     group.bench_function("generic_json_process_creation", |b| {
         b.iter(|| {

@@ -302,10 +302,11 @@ impl Decoder {
     }
 
     /// Decode one record cut by [`SplitInput`], appending its events (and
-    /// errors) to `out`. Same checks as the sequential path.
-    pub fn decode_into(&mut self, rec: Record, out: &mut Vec<Result<Event, DecodeError>>) {
-        self.feed_record(rec);
-        out.extend(self.out.drain(..));
+    /// errors) to `out`. Same checks as the sequential path. The decoder
+    /// writes into `out` itself: a queue between them would move each
+    /// event once more.
+    pub fn decode_into(&mut self, rec: Record, out: &mut VecDeque<Result<Event, DecodeError>>) {
+        feed_record(&mut *self.inner, &self.ctx, rec, out);
     }
 
     /// Emit every event still waiting for records (auditd).
@@ -327,18 +328,18 @@ impl Decoder {
     }
 
     fn feed_record(&mut self, rec: Record) {
-        if rec.text.len() > self.ctx.opts.max_record_size {
-            let e = self.ctx.err(
-                ErrorKind::TooLong {
-                    limit: self.ctx.opts.max_record_size,
-                },
-                &rec,
-            );
-            self.out.push_back(Err(e));
-            return;
-        }
-        self.inner.feed(rec, &self.ctx, &mut self.out);
+        feed_record(&mut *self.inner, &self.ctx, rec, &mut self.out);
     }
+}
+
+/// Feeds `rec` to `inner`, unless it is past the record size limit.
+fn feed_record(inner: &mut dyn FormatDecoder, ctx: &Ctx, rec: Record, out: &mut Out) {
+    if rec.text.len() > ctx.opts.max_record_size {
+        let limit = ctx.opts.max_record_size;
+        out.push_back(Err(ctx.err(ErrorKind::TooLong { limit }, &rec)));
+        return;
+    }
+    inner.feed(rec, ctx, out);
 }
 
 type RecordIter = Box<dyn Iterator<Item = Result<Record, DecodeError>> + Send>;
@@ -443,24 +444,35 @@ impl Iterator for Events {
             match records.next() {
                 Some(Ok(rec)) => {
                     decoder.feed_record(rec);
-                    self.queue.append(&mut decoder.out);
+                    take_all(&mut self.queue, &mut decoder.out);
                 }
                 Some(Err(e)) => {
                     let fatal = e.is_fatal();
                     self.queue.push_back(Err(e));
                     if fatal {
                         decoder.inner.flush(&decoder.ctx, &mut decoder.out);
-                        self.queue.append(&mut decoder.out);
+                        take_all(&mut self.queue, &mut decoder.out);
                         self.finished = true;
                     }
                 }
                 None => {
                     decoder.inner.flush(&decoder.ctx, &mut decoder.out);
-                    self.queue.append(&mut decoder.out);
+                    take_all(&mut self.queue, &mut decoder.out);
                     self.finished = true;
                 }
             }
         }
+    }
+}
+
+/// Moves everything in `from` to the end of `queue`. Into an empty queue
+/// (as it is whenever a record is fed) the two swap places: no item is
+/// copied, and an event is a few hundred bytes.
+fn take_all(queue: &mut Out, from: &mut Out) {
+    if queue.is_empty() {
+        std::mem::swap(queue, from);
+    } else {
+        queue.append(from);
     }
 }
 

@@ -343,7 +343,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                 to,
                 strict,
             };
-            let mut decoded = Vec::new();
+            let mut decoded = std::collections::VecDeque::new();
             // The decoder of the file this worker last took a chunk of:
             // what it learnt of the file's records (field names, container
             // objects) serves the next chunk.
@@ -389,7 +389,7 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                         for rec in records {
                             match rec {
                                 Ok(rec) => decoder.decode_into(rec, &mut decoded),
-                                Err(e) => decoded.push(Err(e)),
+                                Err(e) => decoded.push_back(Err(e)),
                             }
                         }
                         // Enrich in input order: process ancestry is state
