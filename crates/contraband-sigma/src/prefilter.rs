@@ -486,15 +486,22 @@ mod tests {
         assert!(!pf.may_match(4, &scratch));
     }
 
-    #[test]
-    fn a_dotted_field_is_found_under_its_first_key_or_flat() {
+    /// A set of one process-creation rule with `detection`.
+    fn one_rule(detection: &str) -> RuleSet {
         let mut loader = Loader::new(LoadOptions::default());
         loader.add_source(
-            "k8s.yml",
-            "title: exec\nlogsource: {product: linux, category: process_creation}\n\
-             detection: {sel: {objectRef.subresource: exec}, kw: [zzz], condition: sel or kw}\n",
+            "one.yml",
+            &format!(
+                "title: one\nlogsource: {{product: linux, category: process_creation}}\n\
+                 detection: {detection}\n"
+            ),
         );
-        let set = loader.finish().ruleset;
+        loader.finish().ruleset
+    }
+
+    #[test]
+    fn a_dotted_field_is_found_under_its_first_key_or_flat() {
+        let set = one_rule("{sel: {objectRef.subresource: exec}, kw: [zzz], condition: sel or kw}");
         let pf = Prefilter::over(&set, &[0]);
         assert!(pf.scan_all, "the keyword makes it scan every scalar");
         let nested = serde_json::json!({"objectRef": {"subresource": "exec"}});
@@ -507,13 +514,7 @@ mod tests {
 
     #[test]
     fn a_regex_rule_waits_for_its_literals() {
-        let mut loader = Loader::new(LoadOptions::default());
-        loader.add_source(
-            "hex.yml",
-            "title: hex\nlogsource: {product: linux, category: process_creation}\n\
-             detection: {sel: {CommandLine|re: '-(W|R) ([0-9a-f]{2} ?){2,}'}, condition: sel}\n",
-        );
-        let set = loader.finish().ruleset;
+        let set = one_rule("{sel: {CommandLine|re: '-(W|R) ([0-9a-f]{2} ?){2,}'}, condition: sel}");
         let pf = Prefilter::over(&set, &[0]);
         assert_eq!(pf.unfiltered, [0], "the regex gives literals");
         let hit = serde_json::json!({"CommandLine": "pnscan -W 0a 0b 10.0.0.0/8"});
