@@ -9,7 +9,6 @@ use contraband_event::{
 use serde_json::Value;
 
 use crate::json::time_of;
-use crate::mapping::Mapping;
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
@@ -35,25 +34,35 @@ pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> 
 /// The record's time and host: the first of the mapping's candidates that
 /// the record has (and that reads as a time, or as text).
 fn time_and_host<'f>(fields: &'f Fields, ctx: &Ctx) -> (Timestamp, Option<&'f str>) {
-    let time = ctx
-        .mapping
-        .time_fields()
-        .iter()
-        .find_map(|k| fields.get_ref(k).and_then(time_of))
-        .unwrap_or(Timestamp(0));
-    let host = ctx
-        .mapping
-        .host_fields()
-        .iter()
-        .find_map(|k| fields.get_ref(k).and_then(ValueRef::as_str));
-    (time, host)
+    let mapping = &ctx.mapping;
+    first_time_and_host(
+        mapping
+            .time_fields()
+            .iter()
+            .filter_map(|k| fields.get_ref(k)),
+        mapping
+            .host_fields()
+            .iter()
+            .filter_map(|k| fields.get_ref(k)),
+    )
+}
+
+/// The first of `times` that reads as a time, and the first of `hosts`
+/// that is text: the choice both ways of finding the candidates share.
+fn first_time_and_host<'f>(
+    mut times: impl Iterator<Item = ValueRef<'f>>,
+    mut hosts: impl Iterator<Item = ValueRef<'f>>,
+) -> (Timestamp, Option<&'f str>) {
+    let time = times.find_map(time_of).unwrap_or(Timestamp(0));
+    (time, hosts.find_map(ValueRef::as_str))
 }
 
 /// Where the mapping's time and host candidates are among the fields of
 /// records of one shape ([`KeyCache::shape`]): a stream's records mostly
 /// share a few lists of names (with and without a container, say), and
 /// trying each candidate by name was seven lookups a record, most for
-/// names the stream never has.
+/// names the stream never has. Positions hold for one decoder's mapping,
+/// which is fixed for its life, as this cache's (both live in the decoder).
 #[derive(Default)]
 struct Candidates {
     /// Kept shapes, replaced in turn.
@@ -67,8 +76,8 @@ const CANDIDATE_SHAPES: usize = 4;
 
 #[derive(Default)]
 struct KeptCandidates {
-    /// The shape and the mapping these positions are for.
-    of: Option<(u64, Arc<Mapping>)>,
+    /// The shape these positions are for.
+    shape: Option<u64>,
     /// Positions of the candidates the shape has, in the mapping's order.
     time: Vec<usize>,
     host: Vec<usize>,
@@ -96,8 +105,7 @@ impl Candidates {
         shape: u64,
         ctx: &Ctx,
     ) -> (Timestamp, Option<&'f str>) {
-        let is_this = |k: &KeptCandidates| matches!(&k.of, Some((s, m)) if *s == shape && Arc::ptr_eq(m, &ctx.mapping));
-        let kept = match self.kept.iter().position(is_this) {
+        let kept = match self.kept.iter().position(|k| k.shape == Some(shape)) {
             Some(i) => &self.kept[i],
             None => {
                 let k = &mut self.kept[self.next];
@@ -108,20 +116,14 @@ impl Candidates {
                 };
                 positions(ctx.mapping.time_fields(), &mut k.time);
                 positions(ctx.mapping.host_fields(), &mut k.host);
-                k.of = Some((shape, Arc::clone(&ctx.mapping)));
+                k.shape = Some(shape);
                 k
             }
         };
-        let time = kept
-            .time
-            .iter()
-            .find_map(|&i| fields.value_at(i).and_then(time_of))
-            .unwrap_or(Timestamp(0));
-        let host = kept
-            .host
-            .iter()
-            .find_map(|&i| fields.value_at(i).and_then(ValueRef::as_str));
-        (time, host)
+        first_time_and_host(
+            kept.time.iter().filter_map(|&i| fields.value_at(i)),
+            kept.host.iter().filter_map(|&i| fields.value_at(i)),
+        )
     }
 }
 
