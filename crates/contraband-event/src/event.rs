@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::fields::has_dot;
+use crate::names::has_dot;
 use crate::path::{
     first_leaf, split_head, visit_map, visit_path, visit_plain_member, visit_strings, AsJson,
     Object, Visitor,

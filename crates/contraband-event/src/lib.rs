@@ -16,7 +16,9 @@ mod container;
 mod event;
 mod fields;
 mod logsource;
+mod names;
 mod path;
+mod shape;
 mod spare;
 mod time;
 mod tree;
@@ -24,12 +26,13 @@ mod value_ref;
 
 pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, SharedContainer, CONTAINER_PREFIX};
-pub use fields::{Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter, KeyCache};
+pub use fields::{FieldName, Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter};
 pub use logsource::LogSource;
 pub use path::{
     visit_below, visit_map, visit_path, visit_plain_below, visit_strings, Object, Visitor,
 };
 pub use serde_json::{Map, Value};
+pub use shape::{KeyCache, Shape};
 pub use time::{parse_time, TimeError, Timestamp};
 pub use tree::{TreeBuilder, TreeRef, TreeValue, TREE_MAX_KEYS};
 pub use value_ref::ValueRef;

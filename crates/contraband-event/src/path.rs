@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value};
 
-use crate::fields::has_dot;
+use crate::names::has_dot;
 use crate::{Fields, TreeRef, ValueRef};
 
 /// What a visit calls on each value it reaches, until it breaks.

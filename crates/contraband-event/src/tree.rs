@@ -318,7 +318,7 @@ impl serde::Serialize for TreeRef<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Fields;
+    use crate::{FieldName, Fields};
     use serde_json::json;
 
     #[test]
@@ -354,8 +354,8 @@ mod tests {
         tree.set(root, TreeValue::Object { first: a, len: 2 })
             .unwrap();
         let root = tree.finish(root);
-        fields.insert_tree("o", root).unwrap();
-        assert_eq!(fields.insert_tree("p", 99), None);
+        fields.set_tree(FieldName::Own(&"o".into()), root).unwrap();
+        assert_eq!(fields.set_tree(FieldName::Own(&"p".into()), 99), None);
         assert_eq!(fields.get("o"), Some(&json!({"a": "x", "b": [1]})));
         let o = fields.get_ref("o").unwrap();
         assert_eq!(o.get("a"), Some(ValueRef::Text("x")));
@@ -403,6 +403,10 @@ mod tests {
         let mut tree = fields.tree();
         let root = tree.push(0..0).unwrap();
         drop(tree);
-        assert_eq!(fields.insert_tree("o", root), None, "no such node any more");
+        assert_eq!(
+            fields.set_tree(FieldName::Own(&"o".into()), root),
+            None,
+            "no such node any more"
+        );
     }
 }

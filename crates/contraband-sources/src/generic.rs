@@ -58,7 +58,7 @@ fn first_time_and_host<'f>(
 }
 
 /// Where the mapping's time and host candidates are among the fields of
-/// records of one shape ([`KeyCache::shape`]): a stream's records mostly
+/// records of one shape ([`KeyCache::record_read`]): a stream's records mostly
 /// share a few lists of names (with and without a container, say), and
 /// trying each candidate by name was seven lookups a record, most for
 /// names the stream never has. Positions hold for one decoder's mapping,
@@ -185,7 +185,7 @@ pub(crate) fn parse_fast(text: &Arc<str>, seen: &mut Seen) -> Option<Parts> {
 
 pub(crate) struct Parts {
     pub fields: Fields,
-    /// The record's [`KeyCache::shape`].
+    /// The id of the record's shape ([`KeyCache::record_read`]).
     pub shape: Option<u64>,
     pub logsource: Option<Value>,
     pub container: Option<SharedContainer>,

@@ -24,16 +24,17 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use contraband_event::{Fields, KeyCache, TreeBuilder, TreeValue, TREE_MAX_KEYS};
+use contraband_event::{FieldName, Fields, KeyCache, TreeBuilder, TreeValue, TREE_MAX_KEYS};
 use serde_json::Value;
 
 /// Reads the members of the object `record` holds into fields, their names
 /// shared through `keys` (a stream's records repeat their names, mostly in
-/// order). Strings without escapes stay in the record as text. `special`
-/// sees each name first and may take the member's value itself
-/// (`Some(true)`). `None` when the text is not an object [`ObjectScan`]
-/// accepts, or `special` gives up. With the fields comes the record's
-/// [`KeyCache::shape`], when it has one.
+/// order, and mostly one of a few lists of them: see [`KeyCache::name_next`]).
+/// Strings without escapes stay in the record as text. `special` sees each
+/// name first and may take the member's value itself (`Some(true)`).
+/// `None` when the text is not an object [`ObjectScan`] accepts, or
+/// `special` gives up. With the fields comes the id of their names' shape
+/// ([`KeyCache::record_read`]), when they have one.
 pub(crate) fn read_fields<'t>(
     record: &'t Arc<str>,
     keys: &mut KeyCache,
@@ -42,28 +43,26 @@ pub(crate) fn read_fields<'t>(
     let mut fields = Fields::over_record(record.clone(), fields_room(keys));
     let mut scan = ObjectScan::open(record)?;
     let mut position = 0;
-    let mut only_expected = true;
     loop {
         let expected = keys.at(position).map(|k| &**k);
-        let name: Arc<str> = match scan.next_name(expected).ok()? {
+        let read = match scan.next_name(expected).ok()? {
             None => {
-                let shape = only_expected.then(|| keys.shape(position)).flatten();
+                let shape = keys.record_read(&fields);
                 return Some((fields, shape));
             }
-            Some(Name::Expected) => Arc::clone(keys.at(position)?),
-            Some(Name::Read(Cow::Borrowed(name))) => {
-                only_expected = false;
-                keys.name(position, name)
-            }
+            Some(Name::Expected) => None,
+            Some(Name::Read(Cow::Borrowed(name))) => Some(keys.name(position, name)),
             // Only names read without escapes are kept, so each kept name
             // is valid JSON between quotes as it stands, as `next_name`
             // needs of the name it expects.
-            Some(Name::Read(Cow::Owned(name))) => {
-                only_expected = false;
-                Arc::from(name)
-            }
+            Some(Name::Read(Cow::Owned(name))) => Some(Arc::from(name)),
         };
-        if !special(&name, &mut scan)? {
+        let name = match &read {
+            Some(name) => name,
+            None => keys.at(position)?,
+        };
+        if !special(name, &mut scan)? {
+            let name = keys.name_next(&mut fields, name);
             scan.value_into(name, &mut fields)?;
         }
         position += 1;
@@ -186,8 +185,9 @@ impl<'t> ObjectScan<'t> {
 
     /// Sets field `name` to the current member's value: a string without
     /// escapes as its place in the text (which must be the record `fields`
-    /// are over), anything else as JSON.
-    fn value_into(&mut self, name: Arc<str>, fields: &mut Fields) -> Option<()> {
+    /// are over), an object or array as a tree when it is plain enough,
+    /// anything else as JSON.
+    fn value_into(&mut self, name: FieldName<'_>, fields: &mut Fields) -> Option<()> {
         self.skip_space();
         if let Some(b'{' | b'[') = self.peek() {
             let start = self.at;
@@ -195,25 +195,22 @@ impl<'t> ObjectScan<'t> {
             let root = tree.push(0..0)?;
             if self.tree_value(&mut tree, root, 0).is_some() {
                 let root = tree.finish(root);
-                return fields.insert_tree(name, root);
+                return fields.set_tree(name, root);
             }
             // Not plain enough for a tree: serde_json reads it (and says
             // what is wrong with it, if anything).
             drop(tree);
             self.at = start;
-            fields.insert(name, self.parse_nested()?);
-            return Some(());
+            return fields.set_json(name, self.parse_nested()?);
         }
         if self.peek() == Some(b'"') {
             let (start, end, escaped) = self.string_span()?;
             if !escaped {
-                return fields.insert_text(name, start + 1..end - 1);
+                return fields.set_text(name, start + 1..end - 1);
             }
-            fields.insert(name, Value::String(self.unescape(start, end)?));
-            return Some(());
+            return fields.set_json(name, Value::String(self.unescape(start, end)?));
         }
-        fields.insert(name, self.value()?);
-        Some(())
+        fields.set_json(name, self.value()?)
     }
 
     /// Reads the value at `self.at` into node `at` of `tree`, objects and
@@ -564,17 +561,29 @@ mod tests {
 
     /// [`read_fields`] (strings as text, nested values as trees) reads
     /// what serde_json reads, and every path a rule could name reaches the
-    /// same values, in the same order, as over serde_json's tree.
+    /// same values, in the same order, as over serde_json's tree. So does
+    /// a second read of the record, whose names the shape the first one
+    /// left gives.
     fn fields_agree(text: &str, theirs: Option<&Map<String, Value>>) -> bool {
         let record: Arc<str> = Arc::from(text);
-        let Some((ours, _)) = read_fields(&record, &mut KeyCache::default(), |_, _| Some(false))
-        else {
+        let mut keys = KeyCache::default();
+        let Some((first, _)) = read_fields(&record, &mut keys, |_, _| Some(false)) else {
             return true;
+        };
+        let Some((second, _)) = read_fields(&record, &mut keys, |_, _| Some(false)) else {
+            return false;
         };
         let Some(theirs) = theirs else {
             return false;
         };
         let json = Fields::from(theirs.clone());
+        first.len() == json.len()
+            && fields_agree_as_events(first, json.clone(), theirs)
+            && fields_agree_as_events(second, json, theirs)
+    }
+
+    /// [`fields_agree`] of one read, `ours`.
+    fn fields_agree_as_events(ours: Fields, json: Fields, theirs: &Map<String, Value>) -> bool {
         if ours != json || serde_json::to_string(&ours).ok() != serde_json::to_string(&json).ok() {
             return false;
         }
