@@ -28,6 +28,7 @@ pub use container::{image_registry, ContainerContext, Mount};
 pub use event::{Event, Origin, SharedContainer, CONTAINER_PREFIX};
 pub use fields::{FieldName, Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter};
 pub use logsource::LogSource;
+pub use names::short_eq;
 pub use path::{
     visit_below, visit_map, visit_path, visit_plain_below, visit_strings, Object, Visitor,
 };

@@ -24,7 +24,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use contraband_event::{FieldName, Fields, KeyCache, TreeBuilder, TreeValue, TREE_MAX_KEYS};
+use contraband_event::{
+    short_eq, FieldName, Fields, KeyCache, TreeBuilder, TreeValue, TREE_MAX_KEYS,
+};
 use serde_json::Value;
 
 /// Reads the members of the object `record` holds into fields, their names
@@ -82,6 +84,9 @@ fn fields_room(keys: &KeyCache) -> usize {
 }
 
 const FIELDS_HINT: usize = 18;
+/// Digits of an integer read without overflow checks: 10^19 - 1 is below
+/// `u64::MAX`.
+const MAX_PLAIN_DIGITS: usize = 19;
 /// Nesting deeper than this is left to serde_json (which takes 128).
 const TREE_MAX_DEPTH: usize = 64;
 /// Fields a mapping commonly adds to a record (copies under Sigma names).
@@ -165,7 +170,9 @@ impl<'t> ObjectScan<'t> {
         let bytes = self.bytes();
         let (open, close) = (self.at, self.at + 1 + text.len());
         bytes.get(open) == Some(&b'"')
-            && bytes.get(open + 1..close) == Some(text.as_bytes())
+            && bytes
+                .get(open + 1..close)
+                .is_some_and(|here| short_eq(here, text.as_bytes()))
             && bytes.get(close) == Some(&b'"')
     }
 
@@ -398,22 +405,26 @@ impl<'t> ObjectScan<'t> {
         Some((start, at + 1, escaped))
     }
 
-    /// A number. Unsigned integers without leading zeros that fit a `u64`
-    /// are read here, in one pass (serde_json makes the same value of
-    /// them); anything else is handed to serde_json.
+    /// A number. Unsigned integers of up to 19 digits without leading
+    /// zeros (they always fit a `u64`) are read here, in one pass with no
+    /// overflow checks (serde_json makes the same value of them); anything
+    /// else is handed to serde_json.
     fn number(&mut self) -> Option<Value> {
         let bytes = self.bytes();
         let start = self.at;
-        let mut at = start;
-        let mut n: Option<u64> = Some(0);
-        while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
-            n = n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
-            at += 1;
-        }
-        let leading_zero = bytes[start] == b'0' && at - start > 1;
-        let more = matches!(bytes.get(at), Some(b'-' | b'+' | b'.' | b'e' | b'E'));
-        if let (Some(n), false, false, true) = (n, leading_zero, more, at > start) {
-            self.at = at;
+        let digits = bytes[start..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        let end = start + digits;
+        let plain = (1..=MAX_PLAIN_DIGITS).contains(&digits)
+            && (digits == 1 || bytes[start] != b'0')
+            && !matches!(bytes.get(end), Some(b'-' | b'+' | b'.' | b'e' | b'E'));
+        if plain {
+            let n = bytes[start..end]
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+            self.at = end;
             return Some(Value::from(n));
         }
         let len = bytes[start..]
@@ -654,6 +665,7 @@ mod tests {
             r#"{"esc\"aped":"line\nbreak \u00e9 \ud83d\ude00","k":"\\"}"#,
             r#"{"n":{"deep":{"deeper":[[],{}]}},"s":"{not [nested"}"#,
             r#"{"big":18446744073709551615,"bigger":18446744073709551616,"zero":0}"#,
+            r#"{"n19":9999999999999999999,"n20":10000000000000000000,"z":0.0,"e":0e1,"m":-0}"#,
             r#"{"dup":1,"dup":2}"#,
             "{}",
             r#"{"ünï":"cödé"}"#,
