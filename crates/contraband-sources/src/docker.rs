@@ -6,7 +6,7 @@ use contraband_event::{
 };
 use serde_json::{Map, Value};
 
-use crate::json::{obj, str_at, time_of};
+use crate::json::{obj, str_at, time_of, EventsOut};
 use crate::Ctx;
 
 /// The parts of an image reference (`registry/path/name:tag@sha256:...`).
@@ -151,7 +151,7 @@ pub(crate) fn decode_docker_event(
     v: Value,
     _text: &str,
     ctx: &Ctx,
-    out: &mut Vec<Event>,
+    out: &mut EventsOut<'_>,
 ) -> Result<(), String> {
     let Value::Object(mut fields) = v else {
         return Err("a Docker event must be a JSON object".into());
@@ -247,7 +247,7 @@ pub(crate) fn decode_podman_event(
     v: Value,
     _text: &str,
     ctx: &Ctx,
-    out: &mut Vec<Event>,
+    out: &mut EventsOut<'_>,
 ) -> Result<(), String> {
     let Value::Object(mut fields) = v else {
         return Err("a Podman event must be a JSON object".into());
@@ -329,7 +329,7 @@ pub(crate) fn decode_inspect(
     v: Value,
     _text: &str,
     ctx: &Ctx,
-    out: &mut Vec<Event>,
+    out: &mut EventsOut<'_>,
 ) -> Result<(), String> {
     if !v.is_object() || (v.get("Id").is_none() && v.get("HostConfig").is_none()) {
         return Err("an inspect record must be a container object with Id or HostConfig".into());
@@ -361,7 +361,7 @@ pub(crate) fn decode_inspect(
 }
 
 /// One image of `docker image inspect` output: `Type: image`, no container.
-fn decode_image_inspect(v: Value, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+fn decode_image_inspect(v: Value, ctx: &Ctx, out: &mut EventsOut<'_>) -> Result<(), String> {
     let time = v.get("Created").and_then(time_of).unwrap_or_default();
     let reference = v
         .get("RepoTags")

@@ -8,11 +8,16 @@ use contraband_event::{
 };
 use serde_json::Value;
 
-use crate::json::time_of;
+use crate::json::{time_of, EventsOut};
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
-pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut EventsOut<'_>,
+) -> Result<(), String> {
     let Value::Object(fields) = v else {
         return Err("a generic JSON record must be an object".into());
     };
@@ -282,7 +287,7 @@ pub(crate) fn decode_fast(
     parts: Parts,
     seen: &mut Seen,
     ctx: &Ctx,
-    out: &mut Vec<Event>,
+    out: &mut EventsOut<'_>,
 ) -> Result<(), String> {
     let time_host = seen
         .candidates
@@ -303,7 +308,7 @@ fn decode_parts(
     container: Option<SharedContainer>,
     (time, host): (Timestamp, Option<Arc<str>>),
     ctx: &Ctx,
-    out: &mut Vec<Event>,
+    out: &mut EventsOut<'_>,
 ) -> Result<(), String> {
     let stated: Option<LogSource> = match logsource {
         Some(v @ Value::Object(_)) => {
@@ -332,6 +337,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::json::decoded;
 
     #[test]
     fn records_from_one_container_share_its_context() {
@@ -454,16 +460,11 @@ mod tests {
         for text in records.iter().chain(&records) {
             let parts = parse_fast(&Arc::from(text.as_str()), &mut seen).unwrap();
             shaped += usize::from(parts.shape.is_some());
-            let mut fast = Vec::new();
-            decode_fast(parts, &mut seen, &ctx, &mut fast).unwrap();
-            let mut general = Vec::new();
-            decode(
-                serde_json::from_str(text).unwrap(),
-                text,
-                &ctx,
-                &mut general,
-            )
-            .unwrap();
+            let (fast, result) = decoded(|out| decode_fast(parts, &mut seen, &ctx, out));
+            result.unwrap();
+            let (general, result) =
+                decoded(|out| decode(serde_json::from_str(text).unwrap(), text, &ctx, out));
+            result.unwrap();
             assert_eq!(fast[0].time, general[0].time, "{text}");
             assert_eq!(fast[0].host, general[0].host, "{text}");
         }
@@ -472,8 +473,8 @@ mod tests {
         // Records from one host share its name.
         let mut host = |text: &str| {
             let parts = parse_fast(&Arc::from(text), &mut seen).unwrap();
-            let mut out = Vec::new();
-            decode_fast(parts, &mut seen, &ctx, &mut out).unwrap();
+            let (mut out, result) = decoded(|out| decode_fast(parts, &mut seen, &ctx, out));
+            result.unwrap();
             out.pop().unwrap().host.unwrap()
         };
         let a = host(r#"{"host":"web-1","x":1}"#);

@@ -12,19 +12,36 @@ use crate::input::Record;
 use crate::{Ctx, Format, FormatDecoder, Out};
 
 /// Decodes one JSON value (with its text in the input) into zero or more
-/// events (pushing them to the vec), or says why the value is not of the format.
-pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut Vec<Event>) -> Result<(), String>;
+/// events (pushing them to `out`), or says why the value is not of the
+/// format.
+pub(crate) type DecodeFn = fn(Value, &str, &Ctx, &mut EventsOut<'_>) -> Result<(), String>;
 
-/// Room for this many events stays allocated between records.
-const KEPT_EVENTS_ROOM: usize = 64;
+/// Where a JSON decoder puts a record's events: the end of the stream's
+/// queue, where [`JsonDecoder`] finishes them (origin, raw text) once the
+/// record is decoded. Not a list of the decoder's own: an event is a few
+/// hundred bytes, and moving each across was two copies.
+pub(crate) struct EventsOut<'o>(pub(crate) &'o mut Out);
+
+impl EventsOut<'_> {
+    pub(crate) fn push(&mut self, ev: Event) {
+        self.0.push_back(Ok(ev));
+    }
+}
+
+/// The events a decoding call puts out, with its result (for tests).
+#[cfg(test)]
+pub(crate) fn decoded(
+    decode: impl FnOnce(&mut EventsOut<'_>) -> Result<(), String>,
+) -> (Vec<Event>, Result<(), String>) {
+    let mut out = Out::new();
+    let result = decode(&mut EventsOut(&mut out));
+    (out.into_iter().filter_map(Result::ok).collect(), result)
+}
 
 pub(crate) struct JsonDecoder {
     decode: DecodeFn,
     /// What this stream's records repeat (generic JSON, k8s audit).
     seen: crate::generic::Seen,
-    /// A record's events on their way to `out`, kept so a record does not
-    /// allocate a list of its own.
-    events: Vec<Event>,
 }
 
 impl JsonDecoder {
@@ -32,45 +49,41 @@ impl JsonDecoder {
         JsonDecoder {
             decode,
             seen: Default::default(),
-            events: Vec::new(),
         }
     }
 
     fn one(&mut self, value: Value, raw: Arc<str>, rec: &Record, ctx: &Ctx, out: &mut Out) {
-        let result = (self.decode)(value, &raw, ctx, &mut self.events);
-        self.emit(result, raw, rec, ctx, out);
+        let first = out.len();
+        let result = (self.decode)(value, &raw, ctx, &mut EventsOut(out));
+        finish(result, first, raw, rec, ctx, out);
     }
+}
 
-    /// Moves the record's events (in `self.events`) to `out`.
-    fn emit(
-        &mut self,
-        result: Result<(), String>,
-        raw: Arc<str>,
-        rec: &Record,
-        ctx: &Ctx,
-        out: &mut Out,
-    ) {
-        // A decoder that fans a record out (a Kubernetes EventList) may fail
-        // on some parts: the parts it did decode are still events.
-        for mut ev in self.events.drain(..) {
-            if ev.origin.source.is_empty() {
-                let index = ev.origin.index;
-                ev.origin = ctx.origin(rec);
-                // A decoder that fans a record out sets the index.
-                ev.origin.index = index.or(rec.index);
-            }
-            if ev.raw.is_none() {
-                ev.raw = Some(raw.clone());
-            }
-            out.push_back(Ok(ev));
+/// Finishes the events a record's decoding put in `out` from `first` on,
+/// then says why the record failed, if it did.
+fn finish(
+    result: Result<(), String>,
+    first: usize,
+    raw: Arc<str>,
+    rec: &Record,
+    ctx: &Ctx,
+    out: &mut Out,
+) {
+    // A decoder that fans a record out (a Kubernetes EventList) may fail
+    // on some parts: the parts it did decode are still events.
+    for ev in out.range_mut(first..).flatten() {
+        if ev.origin.source.is_empty() {
+            let index = ev.origin.index;
+            ev.origin = ctx.origin(rec);
+            // A decoder that fans a record out sets the index.
+            ev.origin.index = index.or(rec.index);
         }
-        // One large EventList must not pin its room for the rest of the stream.
-        if self.events.capacity() > KEPT_EVENTS_ROOM {
-            self.events = Vec::new();
+        if ev.raw.is_none() {
+            ev.raw = Some(raw.clone());
         }
-        if let Err(reason) = result {
-            out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec)));
-        }
+    }
+    if let Err(reason) = result {
+        out.push_back(Err(ctx.err(ErrorKind::Invalid(reason), rec)));
     }
 }
 
@@ -78,18 +91,19 @@ impl FormatDecoder for JsonDecoder {
     fn feed(&mut self, rec: Record, ctx: &Ctx, out: &mut Out) {
         // Formats read straight from the text when it is plain enough;
         // anything else goes through serde_json below.
+        let first = out.len();
         let fast = match ctx.format {
             Format::GenericJson => {
                 crate::generic::parse_fast(&rec.text, &mut self.seen).map(|parts| {
-                    crate::generic::decode_fast(parts, &mut self.seen, ctx, &mut self.events)
+                    crate::generic::decode_fast(parts, &mut self.seen, ctx, &mut EventsOut(out))
                 })
             }
             Format::K8sAudit => crate::k8s::parse_fast(&rec.text, &mut self.seen.keys)
-                .map(|fields| crate::k8s::decode_fast(fields, ctx, &mut self.events)),
+                .map(|fields| crate::k8s::decode_fast(fields, ctx, &mut EventsOut(out))),
             _ => None,
         };
         if let Some(result) = fast {
-            self.emit(result, rec.text.clone(), &rec, ctx, out);
+            finish(result, first, rec.text.clone(), &rec, ctx, out);
             return;
         }
         let value: Value = match serde_json::from_str(&rec.text) {

@@ -9,11 +9,16 @@ use contraband_event::{
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::json::{str_at, time_of};
+use crate::json::{str_at, time_of, EventsOut};
 use crate::object_scan::read_fields;
 use crate::Ctx;
 
-pub(crate) fn decode(v: Value, text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(
+    v: Value,
+    text: &str,
+    ctx: &Ctx,
+    out: &mut EventsOut<'_>,
+) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err("a Kubernetes audit event must be a JSON object".into());
     };
@@ -81,7 +86,11 @@ pub(crate) fn parse_fast(text: &Arc<str>, keys: &mut KeyCache) -> Option<Fields>
 }
 
 /// [`decode`] of a record read by [`parse_fast`].
-pub(crate) fn decode_fast(fields: Fields, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode_fast(
+    fields: Fields,
+    ctx: &Ctx,
+    out: &mut EventsOut<'_>,
+) -> Result<(), String> {
     out.push(one(fields, ctx)?);
     Ok(())
 }
@@ -255,21 +264,19 @@ fn pod_context(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::decoded;
     use crate::{Decoder, Format, Options};
 
     /// The events `text` decodes to by the fast path (if it takes the
     /// text) and by the general one.
     fn both_ways(text: &str, keys: &mut KeyCache) -> (Option<Vec<Event>>, Vec<Event>) {
         let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
-        let fast = parse_fast(&Arc::from(text), keys).map(|fields| {
-            let mut out = Vec::new();
-            let _ = decode_fast(fields, &ctx, &mut out);
-            out
-        });
-        let mut general = Vec::new();
-        if let Ok(value) = serde_json::from_str(text) {
-            let _ = decode(value, text, &ctx, &mut general);
-        }
+        let fast = parse_fast(&Arc::from(text), keys)
+            .map(|fields| decoded(|out| decode_fast(fields, &ctx, out)).0);
+        let general = match serde_json::from_str(text) {
+            Ok(value) => decoded(|out| decode(value, text, &ctx, out)).0,
+            Err(_) => Vec::new(),
+        };
         (fast, general)
     }
 
@@ -326,10 +333,9 @@ mod tests {
             assert!(both_ways(bad, &mut keys).0.is_none(), "{bad}");
         }
         // Not an audit event: the fast path reports it as the general does.
-        let mut out = Vec::new();
         let ctx = Decoder::new(Format::K8sAudit, "t", &Options::default()).ctx;
         let fields = parse_fast(&Arc::from(r#"{"kind":"Pod","verb":"get"}"#), &mut keys).unwrap();
-        let err = decode_fast(fields, &ctx, &mut out).unwrap_err();
+        let err = decoded(|out| decode_fast(fields, &ctx, out)).1.unwrap_err();
         assert_eq!(err, "not a Kubernetes audit event: kind is \"Pod\"");
     }
 }

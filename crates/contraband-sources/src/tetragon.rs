@@ -3,7 +3,7 @@
 use contraband_event::{image_registry, ContainerContext, Event, Fields, LogSource, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::json::{str_at, time_of};
+use crate::json::{str_at, time_of, EventsOut};
 use crate::Ctx;
 
 /// `binary arguments` as one command line.
@@ -15,7 +15,12 @@ fn command_line(process: &Value) -> Option<String> {
     })
 }
 
-pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut EventsOut<'_>,
+) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err("a Tetragon event must be a JSON object".into());
     };

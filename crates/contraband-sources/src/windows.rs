@@ -6,7 +6,7 @@ use std::sync::Arc;
 use contraband_event::{Event, Fields, LogSource, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::json::{str_at, time_of};
+use crate::json::{str_at, time_of, EventsOut};
 use crate::Ctx;
 
 fn scalar(v: &Value) -> Value {
@@ -51,7 +51,12 @@ fn insert_field(fields: &mut Map<String, Value>, name: &str, value: Value) {
     fields.entry(name.to_string()).or_insert(value);
 }
 
-pub(crate) fn decode(v: Value, _text: &str, ctx: &Ctx, out: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn decode(
+    v: Value,
+    _text: &str,
+    ctx: &Ctx,
+    out: &mut EventsOut<'_>,
+) -> Result<(), String> {
     let event = v
         .get("Event")
         .ok_or("not a Windows event: no Event object")?;
