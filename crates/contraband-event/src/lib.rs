@@ -20,6 +20,7 @@ mod names;
 mod path;
 mod shape;
 mod spare;
+mod text_hash;
 mod time;
 mod tree;
 mod value_ref;
@@ -34,6 +35,7 @@ pub use path::{
 };
 pub use serde_json::{Map, Value};
 pub use shape::{KeyCache, Shape};
+pub use text_hash::text_hash;
 pub use time::{parse_time, TimeError, Timestamp};
 pub use tree::{TreeBuilder, TreeRef, TreeValue, TREE_MAX_KEYS};
 pub use value_ref::ValueRef;

@@ -75,6 +75,7 @@ mod regex_literals;
 mod rule;
 mod ruleset;
 mod scalar_text;
+mod scan_memo;
 
 pub use compile::{Cmp, Node};
 pub use condition::{parse_condition, Cond, ConditionError, Target};

@@ -4,6 +4,7 @@
 //! skipped without evaluating their trees.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{dfa, nfa, Anchored, MatchKind};
@@ -28,11 +29,15 @@ use crate::compile::FieldLiteral;
 use crate::field_memo::{FieldMemo, FieldReader};
 use crate::gate::Gate;
 use crate::scalar_text::with_text;
+use crate::scan_memo::{MemoKey, ScanMemo};
 use crate::RuleSet;
 
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
 #[derive(Clone, Debug)]
 pub struct Prefilter {
+    /// Unique for the process's life: what [`ScanMemo`] keeps a scan's
+    /// marks under (a clone, with the same literals, shares it).
+    id: u64,
     ac: Option<Literals>,
     /// Pattern id → the slots (rules) needing it, each with the index in
     /// `fields` of the field it must be found in, or [`ANY_FIELD`].
@@ -61,7 +66,14 @@ pub struct PrefilterScratch {
     touched: Vec<usize>,
     /// Where the rules' fields are kept while one event is evaluated.
     fields: FieldMemo,
+    /// What scanning a field's text marked, for the text's next time.
+    scans: ScanMemo,
+    /// One text's marks on their way to `scans`.
+    found: Vec<u32>,
 }
+
+/// Where prefilter ids come from.
+static NEXT_PREFILTER_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Prefilter {
     /// Over every rule of `set`: the slot of rule `i` is `i`.
@@ -118,6 +130,7 @@ impl Prefilter {
             }
         }
         Prefilter {
+            id: NEXT_PREFILTER_ID.fetch_add(1, Ordering::Relaxed),
             ac,
             pattern_rules,
             unfiltered,
@@ -141,20 +154,40 @@ impl Prefilter {
             scratch.bits.resize(words, 0);
         }
         let Some(ac) = &self.ac else { return };
+        let PrefilterScratch {
+            bits,
+            touched,
+            scans,
+            found,
+            ..
+        } = scratch;
+        let mut mark = |r: u32| {
+            let w = r as usize / 64;
+            if bits[w] == 0 {
+                touched.push(w);
+            }
+            bits[w] |= 1 << (r % 64);
+        };
         let mut scan_text = |from: Source, v: ValueRef<'_>| {
             let _ = with_text(v, |text| {
-                ac.each_match(text.as_bytes(), |pattern| {
-                    for &(r, wants) in &self.pattern_rules[pattern] {
-                        if !self.counts(wants, from) {
-                            continue;
-                        }
-                        let w = r as usize / 64;
-                        if scratch.bits[w] == 0 {
-                            scratch.touched.push(w);
-                        }
-                        scratch.bits[w] |= 1 << (r % 64);
-                    }
-                })
+                // A field's text marks the same rules every time: a text
+                // met before is looked up, not scanned.
+                let key = match from {
+                    Source::Field(i) => MemoKey::new(self.id, i, text),
+                    _ => None,
+                };
+                let Some(key) = key else {
+                    self.marks_in(ac, text, from, &mut mark);
+                    return;
+                };
+                if let Some(kept) = scans.get(key) {
+                    kept.iter().for_each(|&r| mark(r));
+                    return;
+                }
+                found.clear();
+                self.marks_in(ac, text, from, |r| found.push(r));
+                found.iter().for_each(|&r| mark(r));
+                scans.keep(key, found);
             });
             ControlFlow::Continue(())
         };
@@ -186,6 +219,19 @@ impl Prefilter {
                 });
             }
         }
+    }
+
+    /// Calls `mark` with each rule slot a literal found in `text` (from
+    /// `from`) counts for.
+    #[inline]
+    fn marks_in(&self, ac: &Literals, text: &str, from: Source, mut mark: impl FnMut(u32)) {
+        ac.each_match(text.as_bytes(), |pattern| {
+            for &(r, wants) in &self.pattern_rules[pattern] {
+                if self.counts(wants, from) {
+                    mark(r);
+                }
+            }
+        });
     }
 
     /// Does a literal wanted in field `wants` (an index in `fields`, or
@@ -465,6 +511,44 @@ mod tests {
         let there = serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc --listen"});
         assert_eq!(passed(&pf, there), [0]);
         assert_eq!(passed(&pf, serde_json::json!({"x": "MIMIKATZ"})), [1]);
+    }
+
+    #[test]
+    fn texts_met_before_mark_what_a_fresh_scan_marks() {
+        let set = rules();
+        let (field_only, with_keywords) =
+            (Prefilter::over(&set, &[0]), Prefilter::over(&set, &[0, 1]));
+        // Another rule set's prefilter: its field 0 is CommandLine too,
+        // but the text it marks is another.
+        let other_set = one_rule("{sel: {CommandLine|contains: mimikatz}, condition: sel}");
+        let other = Prefilter::over(&other_set, &[0]);
+        let events = [
+            // A text first met where its literal does not count, then
+            // where it does: the memo must keep the two apart.
+            serde_json::json!({"Image": "nc --listen", "CommandLine": "nc -v"}),
+            serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc --listen"}),
+            // The same text in two fields: it counts in one only.
+            serde_json::json!({"Image": "nc --listen", "CommandLine": "nc --listen"}),
+            serde_json::json!({"Image": "/bin/nc", "CommandLine": "nc -v"}),
+            serde_json::json!({"Image": "/bin/nc", "CommandLine": ["nc --listen", "x"]}),
+            serde_json::json!({"Image": "/bin/nc", "CommandLine": "mimikatz"}),
+        ];
+        // One scratch for everything, as a worker keeps it: the second
+        // round finds every text kept, under both prefilters in turn.
+        let mut shared = PrefilterScratch::default();
+        for round in 0..2 {
+            for fields in &events {
+                for pf in [&field_only, &with_keywords, &other] {
+                    pf.scan(&event(fields.clone()), &mut shared);
+                    let got: Vec<u32> = (0..pf.slots as u32)
+                        .filter(|&s| pf.may_match(s, &shared))
+                        .collect();
+                    assert_eq!(got, passed(pf, fields.clone()), "round {round}: {fields}");
+                }
+            }
+        }
+        assert_eq!(passed(&field_only, events[1].clone()), [0]);
+        assert_eq!(passed(&other, events[5].clone()), [0]);
     }
 
     #[test]

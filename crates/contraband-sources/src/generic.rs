@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use contraband_event::{
-    ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp, ValueRef,
+    text_hash, ContainerContext, Event, Fields, KeyCache, LogSource, SharedContainer, Timestamp,
+    ValueRef,
 };
 use serde_json::Value;
 
@@ -265,23 +266,6 @@ impl ContainerCache {
     }
 }
 
-/// A quick hash of a cache key's text, eight bytes a step. A collision
-/// (even a crafted one) costs only a miss: a hit is confirmed by comparing
-/// the text, so no keyed hash is needed here.
-fn text_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    for &b in words.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    h
-}
-
 /// [`decode`] from a record already split by [`parse_fast`].
 pub(crate) fn decode_fast(
     parts: Parts,
@@ -481,13 +465,5 @@ mod tests {
         host(r#"{"host":"web-2","x":1}"#);
         let b = host(r#"{"host":"web-1","x":2}"#);
         assert!(Arc::ptr_eq(&a, &b));
-    }
-
-    #[test]
-    fn text_hash_separates_lengths_and_bytes() {
-        assert_ne!(text_hash(b""), text_hash(b"\0"));
-        assert_ne!(text_hash(b"abcdefgh"), text_hash(b"abcdefgi"));
-        assert_ne!(text_hash(b"abcdefghi"), text_hash(b"abcdefghj"));
-        assert_eq!(text_hash(b"same text"), text_hash(b"same text"));
     }
 }
