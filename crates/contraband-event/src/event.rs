@@ -74,11 +74,15 @@ pub struct SharedContainer {
     context: Arc<ContainerContext>,
     /// Built by the first event whose rules read it.
     view: Arc<OnceLock<Value>>,
+    /// Whether `context` knows nothing, found once: asked for every event
+    /// that shares it, by comparing with a default context.
+    empty: bool,
 }
 
 impl SharedContainer {
     pub fn new(context: ContainerContext) -> SharedContainer {
         SharedContainer {
+            empty: context.is_empty(),
             context: Arc::new(context),
             view: Arc::default(),
         }
@@ -86,6 +90,11 @@ impl SharedContainer {
 
     pub fn context(&self) -> &Arc<ContainerContext> {
         &self.context
+    }
+
+    /// [`ContainerContext::is_empty`] of the shared context.
+    pub fn is_empty(&self) -> bool {
+        self.empty
     }
 }
 
@@ -266,6 +275,27 @@ mod tests {
         // six times; their size is what each move copies.
         let size = std::mem::size_of::<Event>();
         assert!(size <= 336, "an Event is {size} bytes");
+    }
+
+    #[test]
+    fn a_shared_container_knows_whether_it_is_empty() {
+        assert!(SharedContainer::new(ContainerContext::default()).is_empty());
+        for context in [
+            ContainerContext {
+                id: Some("0123456789ab".into()),
+                ..Default::default()
+            },
+            ContainerContext {
+                privileged: Some(false),
+                ..Default::default()
+            },
+            ContainerContext {
+                labels: [("k".to_string(), "v".to_string())].into(),
+                ..Default::default()
+            },
+        ] {
+            assert!(!SharedContainer::new(context).is_empty());
+        }
     }
 
     #[test]

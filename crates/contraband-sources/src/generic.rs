@@ -309,7 +309,7 @@ fn decode_parts(
     let ls = ctx.mapping.apply_with(&mut fields, base, !given);
     let mut ev = Event::new(ls, time, fields);
     ev.host = host;
-    if let Some(c) = container.filter(|c| !c.context().is_empty()) {
+    if let Some(c) = container.filter(|c| !c.is_empty()) {
         ev.share_container(&c);
     }
     out.push(ev);
