@@ -1,6 +1,5 @@
 //! JSON objects whose fields already use Sigma names.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use contraband_event::{
@@ -214,7 +213,10 @@ pub(crate) struct Seen {
 struct ContainerCache {
     /// Texts with their contexts, by a hash of their first
     /// [`CONTAINER_PREFIX`] bytes; texts that share those sit side by side.
-    by_prefix: HashMap<u64, Vec<KeptContainer>>,
+    ///
+    /// Hashed with foldhash, seeded per process: the keys are hashes of
+    /// text from the input, and SipHash cost more than the rest of a lookup.
+    by_prefix: foldhash::HashMap<u64, Vec<KeptContainer>>,
     entries: usize,
 }
 
