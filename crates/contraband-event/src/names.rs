@@ -85,15 +85,17 @@ pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
 /// ~17 names took ~1,200 instructions a byte at a time).
 pub(crate) fn has_dot(name: &[u8]) -> bool {
     const ONES: u64 = u64::MAX / 255;
-    let mut words = name.chunks_exact(8);
-    for word in &mut words {
-        // A byte equal to the dot becomes zero; a zero byte sets its high bit.
+    // A byte equal to the dot becomes zero; a zero byte sets its high bit.
+    let dotted = |word: &[u8]| {
         let w = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'.'));
-        if w.wrapping_sub(ONES) & !w & (ONES * 0x80) != 0 {
-            return true;
-        }
-    }
-    words.remainder().contains(&b'.')
+        w.wrapping_sub(ONES) & !w & (ONES * 0x80) != 0
+    };
+    let Some(last) = name.len().checked_sub(8) else {
+        return name.contains(&b'.');
+    };
+    // The last bytes as the word ending the name (overlapping the one
+    // before): a call to memchr for them cost more than the whole test.
+    name.chunks_exact(8).any(dotted) || dotted(&name[last..])
 }
 
 /// Where each name of one list is: the list itself lives with its owner
