@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use contraband_event::{ContainerContext, Event};
+use contraband_event::{ContainerContext, Event, FieldPlaces, ValueRef};
 // Seeded per process and per table, so colliding keys cannot be prepared
 // in advance; every table here is bounded as well.
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -112,7 +112,12 @@ pub struct ProcessAttributor {
     ids: HashSet<Arc<str>>,
     order: VecDeque<u64>,
     capacity: usize,
+    /// Where [`PROCESS_FIELDS`] are in the stream's events.
+    places: FieldPlaces,
 }
+
+/// The fields a process is known by: its id and its parent's.
+const PROCESS_FIELDS: [&str; 2] = ["ProcessId", "ParentProcessId"];
 
 impl ProcessAttributor {
     pub fn new(index: Arc<ContainerIndex>, capacity: usize) -> ProcessAttributor {
@@ -123,6 +128,7 @@ impl ProcessAttributor {
             ids: HashSet::new(),
             order: VecDeque::new(),
             capacity: capacity.max(16),
+            places: FieldPlaces::new(&PROCESS_FIELDS),
         }
     }
 
@@ -134,8 +140,8 @@ impl ProcessAttributor {
             .as_ref()
             .and_then(|c| c.id.as_deref())
             .map(|id| self.intern(id));
-        let pid = number(event, "ProcessId");
-        let ppid = number(event, "ParentProcessId");
+        let pid = number(self.places.get(event, 0));
+        let ppid = number(self.places.get(event, 1));
         if known_id.is_none() {
             if let Some(call) = event
                 .get_str("CommandLine")
@@ -293,8 +299,9 @@ fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn number(event: &Event, field: &str) -> Option<u64> {
-    let value = event.get_ref(field)?;
+/// A process id as a field holds it: a number, or its text.
+fn number(value: Option<ValueRef<'_>>) -> Option<u64> {
+    let value = value?;
     match value.as_str() {
         Some(s) => s.parse().ok(),
         None => value.as_json()?.as_u64(),

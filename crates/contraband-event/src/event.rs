@@ -65,6 +65,16 @@ impl Default for ContainerView {
     }
 }
 
+/// The first value of a top-level field holding `v`: a list's first
+/// element, as [`Event::get_ref`] reads it.
+pub(crate) fn first_value(v: ValueRef<'_>) -> ValueRef<'_> {
+    match v {
+        ValueRef::Json(json) => ValueRef::Json(first_leaf(json)),
+        ValueRef::Tree(tree) if tree.is_array() => tree.values().next().unwrap_or(v),
+        other => other,
+    }
+}
+
 /// A container context with its view as rules read it (`container.*`),
 /// made once for all the events that share the context: a stream's events
 /// come from a few hundred containers, and a view costs thousands of
@@ -224,11 +234,7 @@ impl Event {
     /// The first value of field `name`, as it is held (see [`ValueRef`]).
     pub fn get_ref(&self, name: &str) -> Option<ValueRef<'_>> {
         if !has_dot(name.as_bytes()) {
-            return self.fields.get_ref(name).map(|v| match v {
-                ValueRef::Json(json) => ValueRef::Json(first_leaf(json)),
-                ValueRef::Tree(tree) if tree.is_array() => tree.values().next().unwrap_or(v),
-                other => other,
-            });
+            return self.fields.get_ref(name).map(first_value);
         }
         let mut first = None;
         let _ = self.visit(name, &mut |v| {

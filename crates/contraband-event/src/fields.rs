@@ -488,6 +488,13 @@ impl Fields {
                 .all(|((i, e), name)| self.shared_name_of(i, e) == Some(&name.text))
     }
 
+    /// The id of the [`Shape`] these fields' names are, when they are one
+    /// whole: fields with the same id have the same names at the same
+    /// positions ([`Fields::value_at`]).
+    pub fn shape_id(&self) -> Option<u64> {
+        self.whole_shape().map(|s| s.id())
+    }
+
     /// The names, in order, to share.
     pub(crate) fn shared_names(&self) -> impl Iterator<Item = Arc<str>> + '_ {
         self.entries

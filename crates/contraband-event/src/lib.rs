@@ -18,6 +18,7 @@ mod fields;
 mod logsource;
 mod names;
 mod path;
+mod places;
 mod shape;
 mod spare;
 mod text_hash;
@@ -33,6 +34,7 @@ pub use names::short_eq;
 pub use path::{
     visit_below, visit_map, visit_path, visit_plain_below, visit_strings, Object, Visitor,
 };
+pub use places::FieldPlaces;
 pub use serde_json::{Map, Value};
 pub use shape::{KeyCache, Shape};
 pub use text_hash::text_hash;

@@ -140,8 +140,13 @@ impl KeyCache {
             }
         }
         // An optional field shifts the positions after it: look elsewhere
-        // before allocating.
+        // before allocating, in the kept shapes too (a name a position no
+        // longer holds must still be the one its shapes were built from).
         if let Some(known) = self.by_position.iter().find(|k| &***k == name) {
+            return known.clone();
+        }
+        let in_shapes = self.shapes.iter().flatten().flat_map(|s| &s.names);
+        if let Some(known) = in_shapes.map(|n| &n.text).find(|k| &***k == name) {
             return known.clone();
         }
         let new: Arc<str> = Arc::from(name);
