@@ -12,27 +12,28 @@ use crate::{Event, ValueRef};
 
 /// The places of a fixed list of field names among the fields of the
 /// events read, found again whenever the events' shape changes. Events
-/// without a shape, and names with a dot (a path, not one field), are read
-/// by name. Either way a read gives what [`Event::get_ref`] gives.
+/// without a shape are read by name, and so are names with a dot as paths
+/// ([`FieldPlaces::get`]). Either way a read gives what reading by name
+/// gives.
 #[derive(Clone, Debug)]
 pub struct FieldPlaces {
     names: Box<[Box<str>]>,
+    /// Per name, whether it holds a dot: [`FieldPlaces::get`] reads it as
+    /// a path.
+    dotted: Box<[bool]>,
     /// The shape `places` are for.
     shape: Option<u64>,
-    places: Vec<Place>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Place {
-    At(usize),
-    Absent,
-    ByName,
+    places: Vec<Option<usize>>,
 }
 
 impl FieldPlaces {
-    pub fn new(names: &[&str]) -> FieldPlaces {
+    pub fn new<S: AsRef<str>>(names: &[S]) -> FieldPlaces {
         FieldPlaces {
-            names: names.iter().map(|&n| Box::from(n)).collect(),
+            names: names.iter().map(|n| Box::from(n.as_ref())).collect(),
+            dotted: names
+                .iter()
+                .map(|n| has_dot(n.as_ref().as_bytes()))
+                .collect(),
             shape: None,
             places: Vec::new(),
         }
@@ -40,27 +41,27 @@ impl FieldPlaces {
 
     /// [`Event::get_ref`] of the `i`th name (`None` past the list).
     pub fn get<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
+        if *self.dotted.get(i)? {
+            return event.get_ref(&self.names[i]);
+        }
+        self.field(event, i).map(first_value)
+    }
+
+    /// [`crate::Fields::get_ref`] of the `i`th name: the top-level field
+    /// of that name, whole (`None` past the list).
+    pub fn field<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
         let name = self.names.get(i)?;
-        let Some(shape) = event.fields.shape_id() else {
-            return event.get_ref(name);
+        let fields = &event.fields;
+        let Some(shape) = fields.shape_id() else {
+            return fields.get_ref(name);
         };
         if self.shape != Some(shape) {
-            let fields = &event.fields;
             self.places.clear();
-            self.places.extend(self.names.iter().map(|n| {
-                if has_dot(n.as_bytes()) {
-                    Place::ByName
-                } else {
-                    fields.position_of(n).map_or(Place::Absent, Place::At)
-                }
-            }));
+            self.places
+                .extend(self.names.iter().map(|n| fields.position_of(n)));
             self.shape = Some(shape);
         }
-        match self.places[i] {
-            Place::At(at) => event.fields.value_at(at).map(first_value),
-            Place::Absent => None,
-            Place::ByName => event.get_ref(name),
-        }
+        fields.value_at(self.places[i]?)
     }
 }
 

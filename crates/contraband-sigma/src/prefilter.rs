@@ -23,7 +23,7 @@ enum Source<'a> {
     /// Somewhere in the container context (`container.*`).
     Container,
 }
-use contraband_event::{visit_strings, Event, LogSource, ValueRef, CONTAINER_PREFIX};
+use contraband_event::{visit_strings, Event, FieldPlaces, LogSource, ValueRef, CONTAINER_PREFIX};
 
 use crate::compile::FieldLiteral;
 use crate::field_memo::{FieldMemo, FieldReader};
@@ -70,6 +70,37 @@ pub struct PrefilterScratch {
     scans: ScanMemo,
     /// One text's marks on their way to `scans`.
     found: Vec<u32>,
+    /// Where the prefilters met lately find their fields among an event's
+    /// (by [`Prefilter`] id), replaced in turn.
+    places: Vec<(u64, FieldPlaces)>,
+    next_places: usize,
+}
+
+/// Prefilters whose field places a scratch keeps: one per logsource the
+/// stream mixes, mostly one.
+const PLACES_KEPT: usize = 8;
+
+/// The places of `pf`'s fields in `kept` (a scratch's), from its last
+/// scan there; a prefilter met anew replaces the one at `next`.
+fn places_of<'k>(
+    kept: &'k mut Vec<(u64, FieldPlaces)>,
+    next: &mut usize,
+    pf: &Prefilter,
+) -> &'k mut FieldPlaces {
+    let i = match kept.iter().position(|(id, _)| *id == pf.id) {
+        Some(i) => i,
+        None if kept.len() < PLACES_KEPT => {
+            kept.push((pf.id, FieldPlaces::new(&pf.fields)));
+            kept.len() - 1
+        }
+        None => {
+            let i = *next;
+            *next = (i + 1) % PLACES_KEPT;
+            kept[i] = (pf.id, FieldPlaces::new(&pf.fields));
+            i
+        }
+    };
+    &mut kept[i].1
 }
 
 /// Where prefilter ids come from.
@@ -159,6 +190,8 @@ impl Prefilter {
             touched,
             scans,
             found,
+            places,
+            next_places,
             ..
         } = scratch;
         let mut mark = |r: u32| {
@@ -204,12 +237,14 @@ impl Prefilter {
         } else {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
+            let places = places_of(places, next_places, self);
             for (i, (field, &plain)) in self.fields.iter().zip(&self.plain).enumerate() {
                 let from = Source::Field(i as u32);
                 if plain {
                     // A plain name reaches one value, every scalar under
-                    // which is scanned: one lookup, no path walk.
-                    if let Some(v) = event.fields.get_ref(field) {
+                    // which is scanned: one lookup (by place when the
+                    // event has a shape), no path walk.
+                    if let Some(v) = places.field(event, i) {
                         let _ = visit_strings(v, &mut |s| scan_text(from, s));
                     }
                     continue;
