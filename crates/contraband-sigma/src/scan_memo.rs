@@ -6,14 +6,17 @@
 //! command lines recur (probes, cron jobs, supervisors). Scanning a text
 //! walks the literal automaton byte by byte; hashing it and comparing it
 //! with the kept copy costs a fraction of that. The memo is per thread,
-//! direct-mapped and bounded: a text that collides with another (even on
-//! purpose) replaces it, and costs a scan, never a wrong mark.
+//! direct-mapped and bounded. A text met again gathers credit that holds
+//! its slot against a few texts that want it (most command lines are met
+//! once, and would otherwise push out the images and users that repeat);
+//! a text without credit is replaced. Either way a collision, even a
+//! crafted one, costs a scan, never a wrong mark.
 
 use contraband_event::{short_eq, text_hash};
 
 /// Kept texts. A power of two: the slot is the hash's top bits.
 const MEMO_SLOTS: usize = 1 << MEMO_SLOT_BITS;
-const MEMO_SLOT_BITS: u32 = 10;
+const MEMO_SLOT_BITS: u32 = 11;
 /// Longer texts are scanned every time: copying and comparing them would
 /// cost much of a scan, and memory stays small.
 pub(crate) const MEMO_MAX_TEXT: usize = 256;
@@ -36,7 +39,14 @@ struct Kept {
     field: u32,
     text: String,
     marks: Vec<u32>,
+    /// Hits not yet spent: a text met again keeps its slot against this
+    /// many texts that want it, so a stream of one-off command lines does
+    /// not push out the images and users that repeat.
+    credit: u8,
 }
+
+/// Most credit a kept text gathers.
+const MAX_CREDIT: u8 = 3;
 
 /// Which text of which field of which prefilter, and where it is kept.
 #[derive(Clone, Copy)]
@@ -67,16 +77,20 @@ impl<'t> MemoKey<'t> {
 impl ScanMemo {
     /// The marks kept for `key`'s text, if it is kept.
     #[inline]
-    pub(crate) fn get(&self, key: MemoKey<'_>) -> Option<&[u32]> {
-        let kept = self.slots.get(key.slot)?;
-        (kept.prefilter == key.prefilter
+    pub(crate) fn get(&mut self, key: MemoKey<'_>) -> Option<&[u32]> {
+        let kept = self.slots.get_mut(key.slot)?;
+        let hit = kept.prefilter == key.prefilter
             && kept.field == key.field
-            && short_eq(kept.text.as_bytes(), key.text.as_bytes()))
-        .then_some(&kept.marks[..])
+            && short_eq(kept.text.as_bytes(), key.text.as_bytes());
+        if !hit {
+            return None;
+        }
+        kept.credit = (kept.credit + 1).min(MAX_CREDIT);
+        Some(&kept.marks[..])
     }
 
-    /// Keeps `marks`, what scanning `key`'s text marked, in place of
-    /// whatever its slot held.
+    /// Keeps `marks`, what scanning `key`'s text marked, in its slot:
+    /// unless the text there has credit left, which this spends one of.
     pub(crate) fn keep(&mut self, key: MemoKey<'_>, marks: &[u32]) {
         if marks.len() > MEMO_MAX_MARKS {
             return;
@@ -85,6 +99,10 @@ impl ScanMemo {
             self.slots.resize_with(MEMO_SLOTS, Kept::default);
         }
         let kept = &mut self.slots[key.slot];
+        if kept.credit > 0 {
+            kept.credit -= 1;
+            return;
+        }
         kept.prefilter = key.prefilter;
         kept.field = key.field;
         kept.text.clear();
@@ -123,8 +141,37 @@ mod tests {
             .expect("some text shares the slot");
         memo.keep(first, &[1]);
         memo.keep(key(1, 0, &rival), &[2]);
-        assert_eq!(memo.get(first), None);
+        assert_eq!(memo.get(first), None, "never met again: replaced");
         assert_eq!(memo.get(key(1, 0, &rival)), Some(&[2][..]));
         assert_eq!(memo.slots.len(), MEMO_SLOTS, "bounded");
+    }
+
+    #[test]
+    fn a_text_met_again_holds_its_slot_for_as_many_rivals_as_hits() {
+        fn key(text: &str) -> MemoKey<'_> {
+            MemoKey::new(1, 0, text).unwrap()
+        }
+        let mut memo = ScanMemo::default();
+        let hot = key("/usr/bin/python3.11");
+        let rivals: Vec<String> = (0..100_000)
+            .map(|i| format!("python3 -m job{i}"))
+            .filter(|t| key(t).slot == hot.slot)
+            .take(usize::from(MAX_CREDIT) + 1)
+            .collect();
+        let held = |memo: &ScanMemo| memo.slots[hot.slot].text.clone();
+        memo.keep(hot, &[7]);
+        for _ in 0..10 {
+            assert_eq!(memo.get(hot), Some(&[7][..]));
+        }
+        // Ten hits, but credit stops at MAX_CREDIT: that many rivals are
+        // turned away, the next one takes the slot.
+        for rival in &rivals[..usize::from(MAX_CREDIT)] {
+            memo.keep(key(rival), &[]);
+            assert_eq!(held(&memo), hot.text, "held against {rival}");
+        }
+        let last = &rivals[usize::from(MAX_CREDIT)];
+        memo.keep(key(last), &[]);
+        assert_eq!(&held(&memo), last, "credit spent: replaced");
+        assert_eq!(memo.get(hot), None);
     }
 }
