@@ -47,7 +47,14 @@ pub(crate) fn read_fields<'t>(
     let mut position = 0;
     loop {
         let expected = keys.at(position).map(|k| &**k);
-        let read = match scan.next_name(expected).ok()? {
+        // Compact records (no space between members) take the kept name
+        // without the general reader's bookkeeping.
+        let taken = expected.is_some_and(|e| scan.takes_name(e));
+        let read = match if taken {
+            Some(Name::Expected)
+        } else {
+            scan.next_name(expected).ok()?
+        } {
             None => {
                 let shape = keys.record_read(&fields);
                 return Some((fields, shape));
@@ -163,6 +170,31 @@ impl<'t> ObjectScan<'t> {
         self.expect(b':').ok_or(())?;
         self.after_member = true;
         Ok(Some(name))
+    }
+
+    /// Takes `,"name":` (no comma before the first member) when it is
+    /// exactly what comes next, as [`ObjectScan::next_name`] would take it
+    /// as [`Name::Expected`]; anything else (spaces, another name, the
+    /// end) is left for it. `name` must be written in JSON as it stands.
+    #[inline]
+    pub(crate) fn takes_name(&mut self, name: &str) -> bool {
+        let bytes = self.bytes();
+        let at = self.at + usize::from(self.after_member);
+        if self.after_member && bytes.get(self.at) != Some(&b',') {
+            return false;
+        }
+        let colon = at + name.len() + 2;
+        let Some(here) = bytes.get(at..=colon) else {
+            return false;
+        };
+        let framed =
+            here[0] == b'"' && here[name.len() + 1] == b'"' && here[name.len() + 2] == b':';
+        if !framed || !short_eq(&here[1..=name.len()], name.as_bytes()) {
+            return false;
+        }
+        self.at = colon + 1;
+        self.after_member = true;
+        true
     }
 
     /// Is `text`, in quotes, next? (A plain text then is that string.)
@@ -784,6 +816,46 @@ mod tests {
                 ("s".into(), r#""q""#),
             ]
         );
+    }
+
+    #[test]
+    fn the_compact_path_takes_only_what_next_name_would_take_as_expected() {
+        // (text, name, taken): the text is an object's start, the name is
+        // expected first, then "b" second.
+        let cases = [
+            (r#"{"a":1,"b":2}"#, "a", true),
+            (r#"{ "a":1,"b":2}"#, "a", false),
+            (r#"{"a" :1,"b":2}"#, "a", false),
+            (r#"{"ab":1,"b":2}"#, "a", false),
+            (r#"{"a":1,"b":2}"#, "ab", false),
+            (r#"{"\u0061":1,"b":2}"#, "a", false),
+            (r#"{}"#, "a", false),
+            (r#"{"a""#, "a", false),
+        ];
+        for (text, name, taken) in cases {
+            let mut scan = ObjectScan::open(text).unwrap();
+            assert_eq!(scan.takes_name(name), taken, "{text}");
+            if !taken {
+                continue;
+            }
+            // Where next_name would have left it: at the value.
+            let mut general = ObjectScan::open(text).unwrap();
+            assert_eq!(general.next_name(Some(name)), Ok(Some(Name::Expected)));
+            assert_eq!(scan.at, general.at, "{text}");
+            assert_eq!(scan.value(), Some(serde_json::json!(1)));
+            for (after, taken) in [("b", true), ("c", false)] {
+                let mut at_b = ObjectScan { ..scan };
+                assert_eq!(at_b.takes_name(after), taken, "{text} then {after}");
+            }
+        }
+        // After a member, a comma must come first and touch the name.
+        let mut scan = ObjectScan::open(r#"{"a":1 ,"b":2, "c":3}"#).unwrap();
+        assert!(scan.takes_name("a"));
+        scan.value().unwrap();
+        assert!(!scan.takes_name("b"), "a space before the comma");
+        assert_eq!(scan.next_name(Some("b")), Ok(Some(Name::Expected)));
+        scan.value().unwrap();
+        assert!(!scan.takes_name("c"), "a space after the comma");
     }
 
     #[test]
