@@ -244,8 +244,15 @@ impl Prefilter {
                     // A plain name reaches one value, every scalar under
                     // which is scanned: one lookup (by place when the
                     // event has a shape), no path walk.
-                    if let Some(v) = places.field(event, i) {
-                        let _ = visit_strings(v, &mut |s| scan_text(from, s));
+                    match places.field(event, i) {
+                        // Most values are one plain string: no walk.
+                        Some(v @ ValueRef::Text(_)) => {
+                            let _ = scan_text(from, v);
+                        }
+                        Some(v) => {
+                            let _ = visit_strings(v, &mut |s| scan_text(from, s));
+                        }
+                        None => {}
                     }
                     continue;
                 }
