@@ -19,49 +19,27 @@ pub(crate) fn with_text<R>(v: ValueRef<'_>, f: impl FnOnce(&str) -> R) -> Option
     }
 }
 
-/// A number's text as serde_json writes it, integers without the
-/// formatting machinery (a field like `LogonId` is on every event) and
-/// without allocating: one is made on the stack per number read.
+/// A number's text as serde_json writes it, integers by `itoa` (what
+/// serde_json itself writes them with; a field like `LogonId` is on every
+/// event) and without allocating: one is made on the stack per number read.
 #[derive(Default)]
 struct Buf {
-    /// An integer's digits (and sign), right-aligned.
-    digits: [u8; 21],
+    integer: itoa::Buffer,
     /// Any other number (rare), formatted.
     other: String,
 }
 
 impl Buf {
     fn render(&mut self, n: &serde_json::Number) -> &str {
-        let (u, negative) = match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => (u, false),
-            (None, Some(i)) => (i.unsigned_abs(), true),
-            _ => {
-                self.other.clear();
-                let _ = write!(self.other, "{n}");
-                return &self.other;
-            }
-        };
-        let at = self.write_digits(u, negative);
-        std::str::from_utf8(&self.digits[at..]).expect("ASCII digits")
-    }
-
-    /// Writes `u` (with a minus sign if `negative`) at the end of
-    /// `digits`; returns where it starts.
-    fn write_digits(&mut self, mut u: u64, negative: bool) -> usize {
-        let mut at = self.digits.len();
-        loop {
-            at -= 1;
-            self.digits[at] = b'0' + (u % 10) as u8;
-            u /= 10;
-            if u == 0 {
-                break;
-            }
+        if let Some(u) = n.as_u64() {
+            return self.integer.format(u);
         }
-        if negative {
-            at -= 1;
-            self.digits[at] = b'-';
+        if let Some(i) = n.as_i64() {
+            return self.integer.format(i);
         }
-        at
+        self.other.clear();
+        let _ = write!(self.other, "{n}");
+        &self.other
     }
 }
 
