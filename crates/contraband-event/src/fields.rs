@@ -218,6 +218,7 @@ impl Fields {
     }
 
     /// The value at `position` (see [`Fields::position_of`]), as it is held.
+    #[inline]
     pub fn value_at(&self, position: usize) -> Option<ValueRef<'_>> {
         self.entries.get(position).map(|e| self.value_ref(&e.value))
     }
@@ -337,7 +338,7 @@ impl Fields {
         self.set_slot(name, Slot::Json(value))
     }
 
-    #[inline]
+    #[inline(always)]
     fn set_slot(&mut self, name: FieldName<'_>, slot: Slot) -> Option<()> {
         match name {
             FieldName::Shaped => self.push_shaped(slot),
@@ -471,6 +472,7 @@ impl Fields {
 
     /// The shape naming these fields, when it names all of them and they
     /// have all its names.
+    #[inline]
     pub(crate) fn whole_shape(&self) -> Option<&Arc<Shape>> {
         self.shape
             .as_ref()
@@ -491,6 +493,7 @@ impl Fields {
     /// The id of the [`Shape`] these fields' names are, when they are one
     /// whole: fields with the same id have the same names at the same
     /// positions ([`Fields::value_at`]).
+    #[inline]
     pub fn shape_id(&self) -> Option<u64> {
         self.whole_shape().map(|s| s.id())
     }

@@ -40,6 +40,7 @@ impl FieldPlaces {
     }
 
     /// [`Event::get_ref`] of the `i`th name (`None` past the list).
+    #[inline]
     pub fn get<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
         if *self.dotted.get(i)? {
             return event.get_ref(&self.names[i]);
@@ -49,6 +50,7 @@ impl FieldPlaces {
 
     /// [`crate::Fields::get_ref`] of the `i`th name: the top-level field
     /// of that name, whole (`None` past the list).
+    #[inline]
     pub fn field<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
         let name = self.names.get(i)?;
         let fields = &event.fields;
