@@ -185,7 +185,7 @@ impl<'t> ObjectScan<'t> {
     /// exactly what comes next, as [`ObjectScan::next_name`] would take it
     /// as [`Name::Expected`]; anything else (spaces, another name, the
     /// end) is left for it. `name` must be written in JSON as it stands.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn takes_name(&mut self, name: &str) -> bool {
         let bytes = self.bytes();
         let at = self.at + usize::from(self.after_member);
@@ -209,7 +209,7 @@ impl<'t> ObjectScan<'t> {
     /// Takes a string without escapes that starts right here (no space
     /// before it), giving its text's range; anything else is left for
     /// [`ObjectScan::value_into`], which reads it as it would have.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn takes_plain_string(&mut self) -> Option<Range<usize>> {
         let bytes = self.bytes();
         if bytes.get(self.at) != Some(&b'"') {
@@ -227,7 +227,7 @@ impl<'t> ObjectScan<'t> {
     /// Takes an unsigned integer of up to 19 digits without a leading
     /// zero, starting right here (it always fits a `u64`, and serde_json
     /// makes the same value of it); anything else is left where it is.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn takes_plain_integer(&mut self) -> Option<u64> {
         let bytes = self.bytes();
         let start = self.at;
