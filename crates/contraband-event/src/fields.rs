@@ -421,24 +421,19 @@ impl Fields {
     /// Builds the table of the fields' own names afresh.
     fn link_own(&mut self) {
         let own = &mut self.entries[usize::from(self.shaped)..];
-        self.own = NameTable::of(own.iter_mut().filter_map(|e| e.name.as_mut()));
-        self.own
-            .index(own.len(), own.iter().filter_map(|e| e.name.as_ref()));
+        self.own = NameTable::of(own.len(), own.iter_mut().filter_map(|e| e.name.as_mut()));
     }
 
     /// Is `name` the next name of these fields' shape (which named all of
     /// them so far)?
     #[inline]
     pub(crate) fn shape_has_next(&self, name: &Arc<str>) -> bool {
-        self.entries.len() == self.shaped()
-            && self
-                .shape
-                .as_ref()
-                .is_some_and(|s| s.has_at(self.shaped(), name))
+        self.shape.as_ref().is_some_and(|s| self.fits(s, name))
     }
 
     /// Could `shape` name these fields, and next `name`? It must start
     /// with their names, all given by a shape so far.
+    #[inline]
     pub(crate) fn fits(&self, shape: &Shape, name: &Arc<str>) -> bool {
         self.entries.len() == self.shaped()
             && shape.has_at(self.shaped(), name)
@@ -483,11 +478,9 @@ impl Fields {
     pub(crate) fn named_as(&self, shape: &Shape) -> bool {
         self.len() == shape.len()
             && self
-                .entries
-                .iter()
-                .enumerate()
+                .names_shared()
                 .zip(&shape.names)
-                .all(|((i, e), name)| self.shared_name_of(i, e) == Some(&name.text))
+                .all(|(mine, theirs)| *mine == theirs.text)
     }
 
     /// The id of the [`Shape`] these fields' names are, when they are one
@@ -500,10 +493,15 @@ impl Fields {
 
     /// The names, in order, to share.
     pub(crate) fn shared_names(&self) -> impl Iterator<Item = Arc<str>> + '_ {
+        self.names_shared().cloned()
+    }
+
+    /// The names, in order, as shared.
+    fn names_shared(&self) -> impl Iterator<Item = &Arc<str>> {
         self.entries
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| self.shared_name_of(i, e).cloned())
+            .filter_map(|(i, e)| self.shared_name_of(i, e))
     }
 
     /// Names and values as JSON (strings kept as text are built now, once).

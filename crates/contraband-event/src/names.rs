@@ -112,22 +112,19 @@ pub(crate) struct NameTable {
 }
 
 impl NameTable {
-    /// The table of a whole list, whose names it links through their
-    /// buckets.
-    pub fn of<'n>(names: impl Iterator<Item = &'n mut Name>) -> NameTable {
+    /// The table of a whole list of `len` names, which it links through
+    /// their buckets; from [`INDEX_FROM`] names on it also indexes them.
+    pub fn of<'n>(len: usize, names: impl Iterator<Item = &'n mut Name>) -> NameTable {
         let mut table = NameTable::default();
+        let mut index = (len >= INDEX_FROM).then(Index::default);
         for (i, name) in names.enumerate() {
             table.first.push(name, i);
+            if let Some(index) = &mut index {
+                index.add(i, &name.text);
+            }
         }
+        table.index = index.map(Box::new);
         table
-    }
-
-    /// [`NameTable::of`] a list of `len` names, from [`INDEX_FROM`] on,
-    /// also needs its index: built from the same names, read again.
-    pub fn index<'n>(&mut self, len: usize, names: impl Iterator<Item = &'n Name>) {
-        if len >= INDEX_FROM {
-            self.index = Some(Box::new(Index::build(names)));
-        }
     }
 
     /// The position of `key` (with tag `tag`), if it is below `limit`.
@@ -212,7 +209,7 @@ impl Buckets {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Index {
     hasher: RandomState,
     /// Each name's hash and position in the list: the hash is kept so the
@@ -222,10 +219,7 @@ struct Index {
 
 impl Index {
     fn build<'n>(names: impl Iterator<Item = &'n Name>) -> Index {
-        let mut index = Index {
-            hasher: RandomState::new(),
-            table: HashTable::new(),
-        };
+        let mut index = Index::default();
         for (i, name) in names.enumerate() {
             index.add(i, &name.text);
         }
@@ -293,8 +287,7 @@ mod tests {
                     Name::new(tag(&text), text)
                 })
                 .collect();
-            let mut table = NameTable::of(names.iter_mut());
-            table.index(n, names.iter());
+            let table = NameTable::of(n, names.iter_mut());
             let find = |key: &str, limit| table.find(key, tag(key), limit, |i| names.get(i));
             assert_eq!(find("f1", n), Some(1));
             assert_eq!(find("f3", n), Some(3));

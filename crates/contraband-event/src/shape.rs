@@ -40,8 +40,7 @@ impl Shape {
             }
             list.push(Name::new(tag(&text), text));
         }
-        let mut table = NameTable::of(list.iter_mut());
-        table.index(list.len(), list.iter());
+        let table = NameTable::of(list.len(), list.iter_mut());
         let first_dot = list
             .iter()
             .position(|n| has_dot(n.text.as_bytes()))
