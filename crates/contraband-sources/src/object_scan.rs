@@ -50,12 +50,12 @@ pub(crate) fn read_fields<'t>(
         let expected = keys.at(position).map(|k| &**k);
         // Compact records (no space between members) take the kept name
         // without the general reader's bookkeeping.
-        let taken = expected.is_some_and(|e| scan.takes_name(e));
-        let read = match if taken {
+        let member = if expected.is_some_and(|e| scan.takes_name(e)) {
             Some(Name::Expected)
         } else {
             scan.next_name(expected).ok()?
-        } {
+        };
+        let read = match member {
             None => {
                 let shape = keys.record_read(&fields);
                 return Some((fields, shape));
