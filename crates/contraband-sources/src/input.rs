@@ -46,6 +46,14 @@ pub(crate) fn gunzip(reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     Box::new(flate2::read::MultiGzDecoder::new(reader))
 }
 
+/// `bytes` as text, or how many of them are valid UTF-8. Every record
+/// passes through here, so the check is the vectorised one; only a failing
+/// record takes the standard library's slower pass for the position.
+fn utf8(bytes: &[u8]) -> Result<&str, usize> {
+    simdutf8::basic::from_utf8(bytes)
+        .or_else(|_| std::str::from_utf8(bytes).map_err(|e| e.valid_up_to()))
+}
+
 /// Reads `\n`-terminated lines with a length cap: an overlong line is
 /// reported and skipped while memory stays at the cap.
 pub(crate) struct LineReader {
@@ -146,18 +154,16 @@ impl Iterator for LineReader {
             }
             // One copy, out of the buffer the next line reuses (kept small
             // after a long line).
-            let record = match std::str::from_utf8(&self.buf) {
+            let record = match utf8(&self.buf) {
                 Ok(text) => Ok(Record {
                     text: Arc::from(text),
                     line: Some(line),
                     offset: Some(start),
                     index: None,
                 }),
-                Err(e) => Err(DecodeError::new(
+                Err(valid_up_to) => Err(DecodeError::new(
                     &self.file,
-                    ErrorKind::InvalidUtf8 {
-                        valid_up_to: e.valid_up_to(),
-                    },
+                    ErrorKind::InvalidUtf8 { valid_up_to },
                 )
                 .at(Some(line), Some(start), None)),
             };
@@ -343,17 +349,15 @@ impl Iterator for JsonSplitter {
                 index,
             )));
         }
-        Some(match String::from_utf8(buf) {
+        Some(match utf8(&buf) {
             Ok(text) => Ok(Record {
                 text: Arc::from(text),
                 line: Some(rec_line),
                 offset: Some(rec_offset),
                 index,
             }),
-            Err(e) => Err(self.err(
-                ErrorKind::InvalidUtf8 {
-                    valid_up_to: e.utf8_error().valid_up_to(),
-                },
+            Err(valid_up_to) => Err(self.err(
+                ErrorKind::InvalidUtf8 { valid_up_to },
                 rec_line,
                 rec_offset,
                 index,
@@ -384,4 +388,32 @@ pub(crate) fn looks_like_json_lines(prefix: &[u8]) -> bool {
         return serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok();
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The vectorised check accepts and rejects what the standard
+        /// library does, and reports the same position. Text with
+        /// multi-byte characters and stray bytes, long enough to take the
+        /// wide steps.
+        #[test]
+        fn utf8_agrees_with_std(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z\\\"{}: ]{1,40}".prop_map(String::into_bytes),
+                    "[é€𝄞ü]{1,4}".prop_map(String::into_bytes),
+                    proptest::collection::vec(any::<u8>(), 1..4),
+                ],
+                0..12,
+            )
+        ) {
+            let bytes = parts.concat();
+            let want = std::str::from_utf8(&bytes).map_err(|e| e.valid_up_to());
+            prop_assert_eq!(utf8(&bytes), want);
+        }
+    }
 }

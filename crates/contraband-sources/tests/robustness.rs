@@ -100,7 +100,12 @@ fn invalid_utf8_is_an_error_for_that_record_only() {
     assert_eq!(evs.len(), 2);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, Some(2));
-    assert!(matches!(errs[0].kind, ErrorKind::InvalidUtf8 { .. }));
+    // The position is the first bad byte's: `{"kind":"Event","verb":"g` is 25 bytes.
+    assert!(
+        matches!(errs[0].kind, ErrorKind::InvalidUtf8 { valid_up_to: 25 }),
+        "{:?}",
+        errs[0].kind
+    );
 
     // auditd too
     let mut bytes = b"type=SYSCALL msg=audit(1.0:1): comm=\"a\xffb\"\n".to_vec();
