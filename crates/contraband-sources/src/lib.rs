@@ -353,6 +353,8 @@ pub struct Events {
     records: Option<RecordIter>,
     decoder: Option<Decoder>,
     queue: Out,
+    /// `queue` holds what [`Events::next_batch`] gave last.
+    given: bool,
     finished: bool,
     /// Records are lines of a JSON format whose decoder keeps no state
     /// between records, so they may be decoded anywhere, in any order.
@@ -414,6 +416,7 @@ impl Events {
             records: None,
             decoder: None,
             queue,
+            given: false,
             finished: true,
             splittable: false,
         }
@@ -425,16 +428,30 @@ impl Events {
     }
 }
 
-impl Iterator for Events {
-    type Item = Result<Event, DecodeError>;
+impl Events {
+    /// The items of the next record that gave any, in order, left in the
+    /// stream's queue: read in place there, an event (a few hundred bytes)
+    /// is not moved again. The items the last call gave are dropped first.
+    /// `None` at the end.
+    pub fn next_batch(&mut self) -> Option<&mut VecDeque<Result<Event, DecodeError>>> {
+        self.drop_given();
+        self.fill();
+        self.given = !self.queue.is_empty();
+        self.given.then_some(&mut self.queue)
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.queue.pop_front() {
-                return Some(item);
-            }
+    /// Drops the items [`Events::next_batch`] gave last.
+    fn drop_given(&mut self) {
+        if std::mem::take(&mut self.given) {
+            self.queue.clear();
+        }
+    }
+
+    /// Decodes records until the queue holds an item or the input ends.
+    fn fill(&mut self) {
+        while self.queue.is_empty() {
             if self.finished {
-                return None;
+                return;
             }
             let (Some(records), Some(decoder)) = (self.records.as_mut(), self.decoder.as_mut())
             else {
@@ -462,6 +479,18 @@ impl Iterator for Events {
                 }
             }
         }
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.drop_given();
+        if self.queue.is_empty() {
+            self.fill();
+        }
+        self.queue.pop_front()
     }
 }
 
@@ -517,6 +546,7 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
             records: None,
             decoder: None,
             queue: VecDeque::new(),
+            given: false,
             finished: true,
             splittable: false,
         };
@@ -549,6 +579,7 @@ pub fn read(name: &str, reader: Box<dyn Read + Send>, opts: &Options) -> Events 
         records: Some(records),
         decoder: Some(Decoder::new(format, &file, opts)),
         queue: VecDeque::new(),
+        given: false,
         finished: false,
         splittable: json_lines,
     }

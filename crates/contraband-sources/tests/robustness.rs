@@ -307,3 +307,60 @@ fn auditd_raw_text_stays_within_the_record_cap() {
     assert_eq!(evs.len(), 1);
     assert!(evs[0].raw.as_deref().unwrap().len() <= 200);
 }
+
+/// Every item of `text` as its debug form, read by `take` from a fresh
+/// stream.
+fn items_of(
+    text: &str,
+    format: Option<Format>,
+    take: impl Fn(&mut contraband_sources::Events) -> Vec<String>,
+) -> Vec<String> {
+    let opts = Options {
+        format,
+        ..Options::default()
+    };
+    let bytes = text.as_bytes().to_vec();
+    let mut events = read("batches", Box::new(std::io::Cursor::new(bytes)), &opts);
+    take(&mut events)
+}
+
+#[test]
+fn batches_give_what_the_iterator_gives() {
+    let show = |item: &Result<contraband_event::Event, contraband_sources::DecodeError>| match item
+    {
+        Ok(e) => format!("{:?} {:?} {:?}", e.time, e.raw, e.fields),
+        Err(e) => e.to_string(),
+    };
+    let json = "{\"a\":1}\n[{\"b\":2},{\"c\":\"x\"}]\nnot json\n\n{\"d\":[1,{\"e\":3}]}\n";
+    let mut audit = String::new();
+    for (serial, pid) in [(1, 10), (2, 11), (3, 12)] {
+        audit.push_str(&format!(
+            "type=SYSCALL msg=audit(1700000000.1:{serial}): syscall=59 pid={pid}\n\
+             type=EXECVE msg=audit(1700000000.1:{serial}): argc=1 a0=\"sh\"\n"
+        ));
+    }
+    for (text, format) in [(json, None), (audit.as_str(), Some(Format::Auditd))] {
+        let iterated = items_of(text, format, |ev| ev.map(|i| show(&i)).collect());
+        assert!(iterated.len() >= 3, "{iterated:?}");
+        let batched = items_of(text, format, |ev| {
+            let mut all = Vec::new();
+            while let Some(batch) = ev.next_batch() {
+                assert!(!batch.is_empty());
+                all.extend(batch.iter().map(show));
+            }
+            all
+        });
+        assert_eq!(batched, iterated, "{text}");
+        // One item by `next`, then batches, then `next` again: nothing is
+        // given twice or lost.
+        let mixed = items_of(text, format, |ev| {
+            let mut all: Vec<String> = ev.next().iter().map(show).collect();
+            if let Some(batch) = ev.next_batch() {
+                all.extend(batch.iter().map(show));
+            }
+            all.extend(ev.map(|i| show(&i)));
+            all
+        });
+        assert_eq!(mixed, iterated, "{text}");
+    }
+}

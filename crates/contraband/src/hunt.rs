@@ -35,7 +35,8 @@ enum Message {
         rule: usize,
         event: Box<Event>,
     },
-    DecodeError(DecodeError),
+    /// A decode error, as the user is shown it.
+    DecodeError(String),
     /// A chunk (or a whole file read in order) is finished.
     ChunkDone {
         events: u64,
@@ -215,41 +216,42 @@ impl Worker<'_> {
         !(self.from.is_some_and(|f| event.time < f) || self.to.is_some_and(|t| event.time > t))
     }
 
-    /// Enrich and judge one decoded item; false when the hunt is over.
+    /// Enrich and judge one decoded item, in place; false when the hunt is
+    /// over.
     fn handle(
         &mut self,
         tag: Tag,
-        item: Result<Event, DecodeError>,
+        item: &mut Result<Event, DecodeError>,
         attributor: &mut ProcessAttributor,
     ) -> bool {
         if self.out.tick().is_err() {
             return false;
         }
         match item {
-            Ok(mut event) => {
-                if !self.in_range(&event) {
+            Ok(event) => {
+                if !self.in_range(event) {
                     return true;
                 }
-                attributor.enrich(&mut event);
-                self.detect(tag, &event)
+                attributor.enrich(event);
+                self.detect(tag, event)
             }
             Err(e) => self.error(tag, e),
         }
     }
 
     /// Judge one item already enriched (events outside --from/--to skipped).
-    fn handle_enriched(&mut self, tag: Tag, item: Result<Event, DecodeError>) -> bool {
+    fn handle_enriched(&mut self, tag: Tag, item: &Result<Event, DecodeError>) -> bool {
         if self.out.tick().is_err() {
             return false;
         }
         match item {
-            Ok(event) => !self.in_range(&event) || self.detect(tag, &event),
+            Ok(event) => !self.in_range(event) || self.detect(tag, event),
             Err(e) => self.error(tag, e),
         }
     }
 
-    fn error(&mut self, tag: Tag, e: DecodeError) -> bool {
-        self.send(tag, Message::DecodeError(e)).is_ok() && !self.strict
+    fn error(&mut self, tag: Tag, e: &DecodeError) -> bool {
+        self.send(tag, Message::DecodeError(e.to_string())).is_ok() && !self.strict
     }
 
     fn detect(&mut self, tag: Tag, event: &Event) -> bool {
@@ -350,17 +352,17 @@ pub fn run(args: HuntArgs) -> Result<i32> {
             let mut last_decoder: Option<(usize, Decoder)> = None;
             while let Some(job) = jobs.next() {
                 match job {
-                    Job::Whole { file, events } => {
+                    Job::Whole { file, mut events } => {
                         let tag = (file, 0);
                         let mut attributor =
                             ProcessAttributor::new(Arc::clone(&jobs.containers), PIDS_PER_INPUT);
                         let mut count = 0u64;
-                        for item in *events {
-                            if item.is_ok() {
-                                count += 1;
-                            }
-                            if !w.handle(tag, item, &mut attributor) {
-                                return;
+                        while let Some(batch) = events.next_batch() {
+                            for item in batch {
+                                count += u64::from(item.is_ok());
+                                if !w.handle(tag, item, &mut attributor) {
+                                    return;
+                                }
                             }
                         }
                         if !w.chunk_done(tag, count, true, &events_total) {
@@ -410,8 +412,8 @@ pub fn run(args: HuntArgs) -> Result<i32> {
                             st.next_seq += 1;
                             shared.turn.notify_all();
                         }
-                        // Detect in parallel.
-                        for item in decoded.drain(..) {
+                        // Detect in parallel, in place.
+                        for item in &decoded {
                             if !w.handle_enriched(tag, item) {
                                 return;
                             }
