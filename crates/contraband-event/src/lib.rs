@@ -32,7 +32,8 @@ pub use fields::{FieldName, Fields, IntoIter as FieldsIntoIter, Iter as FieldsIt
 pub use logsource::LogSource;
 pub use names::short_eq;
 pub use path::{
-    visit_below, visit_map, visit_path, visit_plain_below, visit_strings, Object, Visitor,
+    visit_below, visit_leaf_ref, visit_map, visit_path, visit_plain_below, visit_strings, Object,
+    Visitor,
 };
 pub use places::FieldPlaces;
 pub use serde_json::{Map, Value};

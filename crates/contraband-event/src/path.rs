@@ -335,8 +335,10 @@ fn visit_leaf<'a>(v: &'a Value, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     }
 }
 
+/// Calls `f` on what a top-level field's value `v` gives a reader of the
+/// field's name ([`crate::Event::visit`]): each item of an array, else `v`.
 #[inline]
-fn visit_leaf_ref<'a>(v: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
+pub fn visit_leaf_ref<'a>(v: ValueRef<'a>, f: &mut Visitor<'_, 'a>) -> ControlFlow<()> {
     match v {
         ValueRef::Json(v) => visit_leaf(v, f),
         ValueRef::Tree(tree) if tree.is_array() => {

@@ -19,7 +19,9 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use contraband_event::{visit_below, visit_plain_below, Event, ValueRef, CONTAINER_PREFIX};
+use contraband_event::{
+    visit_below, visit_leaf_ref, visit_plain_below, Event, ValueRef, CONTAINER_PREFIX,
+};
 
 use crate::compile::Node;
 
@@ -62,6 +64,8 @@ struct PathEntry {
     /// Some path continues from this one: it is walked checking for dotted
     /// names, so they can.
     shared: bool,
+    /// A name without a dot: one top-level field (`container.*` has one).
+    top: bool,
 }
 
 /// The places `path` can be continued from: each prefix ending before a
@@ -110,6 +114,7 @@ impl FieldPaths {
                 path: path.into(),
                 from: None,
                 shared: false,
+                top: !path.contains('.'),
             })
             .collect();
         for (i, prefix) in branches.iter().enumerate() {
@@ -149,6 +154,8 @@ impl FieldPaths {
 pub struct FieldMemo {
     turn: u32,
     at: Vec<Stamp>,
+    /// Per numbered top-level field, where events of one shape hold it.
+    places: Vec<Place>,
     /// The last event's list of values, emptied, kept for its room: it
     /// grew from nothing for every event.
     spare: Vec<ValueRef<'static>>,
@@ -160,6 +167,15 @@ fn recycle<'a, 'b>(mut list: Vec<ValueRef<'a>>) -> Vec<ValueRef<'b>> {
     // Same size and alignment: the standard library collects in place,
     // keeping the allocation.
     list.into_iter().map(|_| unreachable!("empty")).collect()
+}
+
+/// Where events of shape `shape` (a [`contraband_event::Shape`] id; 0 for
+/// none yet) hold a top-level field: a read of it is then an index, not a
+/// lookup by name.
+#[derive(Clone, Copy, Debug, Default)]
+struct Place {
+    shape: u64,
+    at: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -176,6 +192,8 @@ struct Stamp {
 /// event, or through a [`FieldMemo`].
 pub(crate) struct FieldReader<'e, 'm> {
     pub event: &'e Event,
+    /// The event's [`contraband_event::Shape`] id, if it has one.
+    shape: Option<u64>,
     memo: Option<&'m mut FieldMemo>,
     paths: &'m FieldPaths,
     values: Vec<ValueRef<'e>>,
@@ -198,6 +216,7 @@ impl<'e, 'm> FieldReader<'e, 'm> {
     pub fn direct(event: &'e Event) -> FieldReader<'e, 'm> {
         FieldReader {
             event,
+            shape: None,
             memo: None,
             paths: &NO_PATHS,
             values: Vec::new(),
@@ -218,10 +237,12 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         }
         if memo.at.len() < paths.len() {
             memo.at.resize(paths.len(), Stamp::default());
+            memo.places.resize(paths.len(), Place::default());
         }
         let values = recycle(std::mem::take(&mut memo.spare));
         FieldReader {
             event,
+            shape: event.fields.shape_id(),
             memo: Some(memo),
             paths,
             values,
@@ -281,7 +302,7 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         };
         if !plain {
             self.values.truncate(start);
-            self.walk(&entry.path, from);
+            self.walk(number, &entry.path, from);
         }
         let stamp = Stamp {
             turn,
@@ -310,9 +331,10 @@ impl<'e, 'm> FieldReader<'e, 'm> {
             })
     }
 
-    /// Pushes the values `path` reaches: from its prefix's values (`from`)
-    /// where those were found plainly, else from the top.
-    fn walk(&mut self, path: &str, from: Option<(Stamp, &str)>) {
+    /// Pushes the values `path` (numbered `number`) reaches: from its
+    /// prefix's values (`from`) where those were found plainly, else from
+    /// the top.
+    fn walk(&mut self, number: u32, path: &str, from: Option<(Stamp, &str)>) {
         match from {
             Some((prefix, rest)) if prefix.plain => {
                 for i in prefix.start..prefix.start + prefix.len {
@@ -321,7 +343,22 @@ impl<'e, 'm> FieldReader<'e, 'm> {
                 }
             }
             _ => {
-                let _ = self.event.visit(path, &mut push_to(&mut self.values));
+                let push = &mut push_to(&mut self.values);
+                let top = self.paths.entries[number as usize].top;
+                let (Some(shape), Some(memo), true) = (self.shape, self.memo.as_deref_mut(), top)
+                else {
+                    let _ = self.event.visit(path, push);
+                    return;
+                };
+                let fields = &self.event.fields;
+                let place = &mut memo.places[number as usize];
+                if place.shape != shape {
+                    let at = fields.position_of(path).map(|i| i as u32);
+                    *place = Place { shape, at };
+                }
+                if let Some(v) = place.at.and_then(|i| fields.value_at(i as usize)) {
+                    let _ = visit_leaf_ref(v, push);
+                }
             }
         }
     }
@@ -636,7 +673,63 @@ mod tests {
                 .prop_map(|set| set.into_iter().collect())
         }
 
+        /// Records of one stream: top-level names from a small pool, in
+        /// any order, some left out, each record twice in a row (the
+        /// decoder keeps the shape of a record met again).
+        fn stream() -> impl Strategy<Value = Vec<serde_json::Value>> {
+            let record = prop::collection::vec(
+                (
+                    prop_oneof![Just("a"), Just("b"), Just("c"), Just("d.e")],
+                    prop_oneof![Just(json!("x")), Just(json!(7)), Just(json!(["y", 2]))],
+                ),
+                0..5,
+            )
+            .prop_map(|pairs| {
+                let mut map = serde_json::Map::new();
+                for (k, v) in pairs {
+                    map.insert(k.to_string(), v);
+                }
+                serde_json::Value::Object(map)
+            });
+            prop::collection::vec(record, 1..8)
+                .prop_map(|rs| rs.into_iter().flat_map(|r| [r.clone(), r]).collect())
+        }
+
         proptest! {
+            /// One memo over a stream whose shapes change: a top-level
+            /// field read by place is the field read by name, wherever
+            /// each shape holds it, and a field a shape lacks is read as
+            /// missing.
+            #[test]
+            fn top_level_reads_follow_the_shapes_of_a_stream(records in stream()) {
+                let opts = contraband_sources::Options {
+                    format: Some(contraband_sources::Format::GenericJson),
+                    ..Default::default()
+                };
+                let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+                let events: Vec<Event> =
+                    contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
+                        .map(|e| e.expect("decoded"))
+                        .collect();
+                let names = ["a", "b", "c", "d.e", "missing"];
+                let paths = FieldPaths::new(names.iter().map(|&n| n.into()).collect());
+                let mut memo = FieldMemo::default();
+                let mut shaped = 0;
+                for event in &events {
+                    shaped += usize::from(event.fields.shape_id().is_some());
+                    let mut r = FieldReader::memoized(event, &mut memo, &paths);
+                    for (i, name) in names.iter().enumerate() {
+                        let mut walked = Vec::new();
+                        let _ = event.visit(name, &mut |v| {
+                            walked.push(v.to_value());
+                            ControlFlow::Continue(())
+                        });
+                        prop_assert_eq!(values(&mut r, name, i as u32), walked, "{}", name);
+                    }
+                }
+                prop_assert!(shaped > 0 || records.iter().all(|r| r.as_object().unwrap().is_empty()));
+            }
+
             #[test]
             fn memoized_reads_are_the_walks_in_any_order(record in record(), names in names()) {
                 for event in [event_of(record.clone()), decoded(&record)] {
