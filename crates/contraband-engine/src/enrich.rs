@@ -116,8 +116,9 @@ pub struct ProcessAttributor {
     places: FieldPlaces,
 }
 
-/// The fields a process is known by: its id and its parent's.
-const PROCESS_FIELDS: [&str; 2] = ["ProcessId", "ParentProcessId"];
+/// The fields a process is known by: its id and its parent's, and the
+/// command line that may name the container runtime.
+const PROCESS_FIELDS: [&str; 3] = ["ProcessId", "ParentProcessId", "CommandLine"];
 
 impl ProcessAttributor {
     pub fn new(index: Arc<ContainerIndex>, capacity: usize) -> ProcessAttributor {
@@ -143,8 +144,10 @@ impl ProcessAttributor {
         let pid = number(self.places.get(event, 0));
         let ppid = number(self.places.get(event, 1));
         if known_id.is_none() {
-            if let Some(call) = event
-                .get_str("CommandLine")
+            if let Some(call) = self
+                .places
+                .get(event, 2)
+                .and_then(|c| c.to_text())
                 .and_then(|c| runtime_invocation(&c))
             {
                 // Plumbing: remember whose it is, never attribute it.
