@@ -1,3 +1,4 @@
+use std::cell::Cell;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -90,21 +91,9 @@ fn parse_utc_plain(s: &str) -> Option<Timestamp> {
     if b.len() < 20 || b[b.len() - 1] != b'Z' {
         return None;
     }
-    let two = |at: usize| two_digits(b, at);
-    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if punctuation.iter().any(|&(at, c)| b[at] != c) {
-        return None;
-    }
-    let (year, month, day) = (two(0)? * 100 + two(2)?, two(5)?, two(8)?);
-    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
-    // Past 9998 jiff's range ends (it keeps room for offsets): its call.
-    if year > 9998
-        || !(1..=12).contains(&month)
-        || !(1..=days_in_month(year, month)).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
+    let minute_start = minute_start(b[..16].try_into().ok()?)?;
+    let second = two_digits(b, 17)?;
+    if b[16] != b':' || second > 59 {
         return None;
     }
     let nanos = match b[19] {
@@ -122,11 +111,48 @@ fn parse_utc_plain(s: &str) -> Option<Timestamp> {
         }
         _ => return None,
     };
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    let secs = minute_start + second;
     // Wraps past i64 as the jiff path's `as i64` does (years beyond 2262).
     Some(Timestamp(
         (i128::from(secs) * 1_000_000_000 + i128::from(nanos)) as i64,
     ))
+}
+
+thread_local! {
+    /// The last minute [`minute_start`] read, and its answer: a stream's
+    /// events come seconds apart, so most share their minute with the
+    /// event before.
+    static LAST_MINUTE: Cell<Option<([u8; 16], i64)>> = const { Cell::new(None) };
+}
+
+/// Seconds from the epoch to the start of `YYYY-MM-DDTHH:MM`, or `None`
+/// where that is not a valid UTC minute of this form.
+#[inline]
+fn minute_start(b: [u8; 16]) -> Option<i64> {
+    if let Some((last, secs)) = LAST_MINUTE.get() {
+        if last == b {
+            return Some(secs);
+        }
+    }
+    let two = |at: usize| two_digits(&b, at);
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':')];
+    if punctuation.iter().any(|&(at, c)| b[at] != c) {
+        return None;
+    }
+    let (year, month, day) = (two(0)? * 100 + two(2)?, two(5)?, two(8)?);
+    let (hour, minute) = (two(11)?, two(14)?);
+    // Past 9998 jiff's range ends (it keeps room for offsets): its call.
+    if year > 9998
+        || !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60;
+    LAST_MINUTE.set(Some((b, secs)));
+    Some(secs)
 }
 
 /// The value of digit `c`: one comparison, a byte below `0` wraps high.
@@ -290,6 +316,46 @@ mod tests {
                 // Refused: an invalid date, a leap second or the last
                 // year, which jiff rejects or reads itself.
                 None => proptest::prop_assert!(day > 28 || second == 60 || year == 9999, "{}", s),
+            }
+        }
+    }
+
+    #[test]
+    fn a_minute_read_before_still_has_its_seconds_checked() {
+        let minute = "2023-01-01T23:59";
+        assert!(parse_utc_plain(&format!("{minute}:59Z")).is_some());
+        for rest in [":60Z", ";59Z", ":5xZ", ":59.Z", ":59+00:00"] {
+            assert_eq!(parse_utc_plain(&format!("{minute}{rest}")), None, "{rest}");
+        }
+        for rest in [":00Z", ":58.5Z", ":07.000000001Z"] {
+            let s = format!("{minute}{rest}");
+            assert_eq!(parse_utc_plain(&s).map(|t| t.0), by_jiff(&s), "{s}");
+        }
+        // A minute of NULs is no minute, cached or not.
+        assert_eq!(
+            parse_utc_plain("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0:00Z"),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Times read one after another, as a stream's are: those sharing
+        /// a minute with the last read the same as those that do not.
+        #[test]
+        fn times_in_a_row_read_as_jiff_reads_them(
+            times in proptest::collection::vec(
+                (0i64..3, 0i64..=60, proptest::option::of("[0-9]{1,9}")),
+                1..20,
+            ),
+        ) {
+            for (minute, second, fraction) in times {
+                let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+                let s = format!("2024-02-29T23:5{minute}:{second:02}{fraction}Z");
+                let plain = parse_utc_plain(&s).map(|t| t.0);
+                proptest::prop_assert_eq!(plain.is_none(), second == 60, "{}", s);
+                if plain.is_some() {
+                    proptest::prop_assert_eq!(plain, by_jiff(&s), "{}", s);
+                }
             }
         }
     }
