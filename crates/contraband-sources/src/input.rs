@@ -92,6 +92,11 @@ impl Iterator for LineReader {
             let start = self.offset;
             self.line += 1;
             let line = self.line;
+            match self.buffered_line(line, start) {
+                Some(Some(record)) => return Some(record),
+                Some(None) => continue,
+                None => {}
+            }
             let mut too_long = false;
             let mut saw_any = false;
             loop {
@@ -143,33 +148,59 @@ impl Iterator for LineReader {
                 )
                 .at(Some(line), Some(start), None)));
             }
-            if self.buf.last() == Some(&b'\r') {
-                self.buf.pop();
-            }
-            if start == 0 && self.buf.starts_with(b"\xEF\xBB\xBF") {
-                self.buf.drain(..3); // UTF-8 byte order mark
-            }
-            if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            // One copy, out of the buffer the next line reuses (kept small
-            // after a long line).
-            let record = match utf8(&self.buf) {
-                Ok(text) => Ok(Record {
-                    text: Arc::from(text),
-                    line: Some(line),
-                    offset: Some(start),
-                    index: None,
-                }),
-                Err(valid_up_to) => Err(DecodeError::new(
-                    &self.file,
-                    ErrorKind::InvalidUtf8 { valid_up_to },
-                )
-                .at(Some(line), Some(start), None)),
-            };
+            let record = self.record_of(&self.buf, line, start);
             self.buf.shrink_to(64 * 1024);
-            return Some(record);
+            match record {
+                Some(record) => return Some(record),
+                None => continue,
+            }
         }
+    }
+}
+
+impl LineReader {
+    /// The next line when the reader's buffer holds all of it (most do):
+    /// the record is copied once, from there. `None` when it does not, or
+    /// when the line is too long (the caller reads and reports it);
+    /// `Some(None)` for a blank line.
+    #[inline]
+    fn buffered_line(
+        &mut self,
+        line: u64,
+        start: u64,
+    ) -> Option<Option<Result<Record, DecodeError>>> {
+        let buffered = self.inner.buffer();
+        let end = memchr::memchr(b'\n', buffered).filter(|&end| end <= self.max)?;
+        let record = self.record_of(&buffered[..end], line, start);
+        self.inner.consume(end + 1);
+        self.offset += end as u64 + 1;
+        Some(record)
+    }
+
+    /// The record of line `line` (starting at byte `start`), whose bytes
+    /// are `text` without the line break; `None` for a blank line.
+    fn record_of(&self, text: &[u8], line: u64, start: u64) -> Option<Result<Record, DecodeError>> {
+        let mut text = text.strip_suffix(b"\r").unwrap_or(text);
+        if start == 0 {
+            // UTF-8 byte order mark
+            text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        }
+        if text.iter().all(|b| b.is_ascii_whitespace()) {
+            return None;
+        }
+        Some(match utf8(text) {
+            Ok(text) => Ok(Record {
+                text: Arc::from(text),
+                line: Some(line),
+                offset: Some(start),
+                index: None,
+            }),
+            Err(valid_up_to) => Err(DecodeError::new(
+                &self.file,
+                ErrorKind::InvalidUtf8 { valid_up_to },
+            )
+            .at(Some(line), Some(start), None)),
+        })
     }
 }
 
@@ -392,8 +423,88 @@ pub(crate) fn looks_like_json_lines(prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::utf8;
+    use super::*;
     use proptest::prelude::*;
+
+    /// Gives its bytes at most `step` at a time, so lines straddle the
+    /// line reader's buffer as they do at the end of each 64 KB read.
+    struct Trickle {
+        bytes: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = out.len().min(self.step).min(self.bytes.len() - self.at);
+            out[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// What the line reader should give for `lines` (each followed by a
+    /// line break), with a cap of `max` bytes: (line, offset, text or error).
+    fn expected(lines: &[Vec<u8>], max: usize) -> Vec<(u64, u64, Result<String, String>)> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for (i, bytes) in lines.iter().enumerate() {
+            let start = offset;
+            offset += bytes.len() as u64 + 1;
+            let item = if bytes.len() > max {
+                Err(ErrorKind::TooLong { limit: max }.to_string())
+            } else {
+                let mut text = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                if start == 0 {
+                    text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+                }
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                std::str::from_utf8(text).map(str::to_string).map_err(|e| {
+                    ErrorKind::InvalidUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    }
+                    .to_string()
+                })
+            };
+            out.push((i as u64 + 1, start, item));
+        }
+        out
+    }
+
+    proptest! {
+        /// Lines whole in the buffer and lines read in pieces give the
+        /// same records, errors and positions.
+        #[test]
+        fn lines_read_the_same_however_the_input_arrives(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z{}\":, ]{0,60}".prop_map(String::into_bytes),
+                    "[ \t]{0,3}\r?".prop_map(String::into_bytes),
+                    "\u{feff}?[a-z]{1,8}é\r?".prop_map(String::into_bytes),
+                    proptest::collection::vec(any::<u8>().prop_filter("no break", |b| *b != b'\n'), 1..20),
+                ],
+                0..20,
+            ),
+            step in 1usize..200,
+        ) {
+            let max = 48;
+            let mut bytes = Vec::new();
+            for line in &lines {
+                bytes.extend_from_slice(line);
+                bytes.push(b'\n');
+            }
+            let reader = Trickle { bytes, at: 0, step };
+            let got: Vec<_> = LineReader::new(Box::new(reader), Arc::from("t"), max)
+                .map(|item| match item {
+                    Ok(r) => (r.line.unwrap(), r.offset.unwrap(), Ok(r.text.to_string())),
+                    Err(e) => (e.line.unwrap(), e.offset.unwrap(), Err(e.kind.to_string())),
+                })
+                .collect();
+            prop_assert_eq!(got, expected(&lines, max));
+        }
+    }
 
     proptest! {
         /// The vectorised check accepts and rejects what the standard
