@@ -504,9 +504,7 @@ mod tests {
                 .collect();
             prop_assert_eq!(got, expected(&lines, max));
         }
-    }
 
-    proptest! {
         /// The vectorised check accepts and rejects what the standard
         /// library does, and reports the same position. Text with
         /// multi-byte characters and stray bytes, long enough to take the
