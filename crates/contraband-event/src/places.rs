@@ -40,7 +40,9 @@ impl FieldPlaces {
     }
 
     /// [`Event::get_ref`] of the `i`th name (`None` past the list).
-    #[inline]
+    /// Always inlined: a call cost about as much as the read (enrich
+    /// reads three fields an event).
+    #[inline(always)]
     pub fn get<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
         if *self.dotted.get(i)? {
             return event.get_ref(&self.names[i]);
@@ -50,7 +52,7 @@ impl FieldPlaces {
 
     /// [`crate::Fields::get_ref`] of the `i`th name: the top-level field
     /// of that name, whole (`None` past the list).
-    #[inline]
+    #[inline(always)]
     pub fn field<'e>(&mut self, event: &'e Event, i: usize) -> Option<ValueRef<'e>> {
         let name = self.names.get(i)?;
         let fields = &event.fields;
