@@ -205,11 +205,13 @@ impl Worker<'_> {
         self.out.send((tag, m))
     }
 
-    /// Counts a finished chunk (or whole file) and tells the collector;
+    /// Counts a finished chunk (or whole file) and tells the collector,
+    /// handing the batch over at the end of a file (see [`crate::outbox`]);
     /// false when the hunt is over.
     fn chunk_done(&mut self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
         total.fetch_add(events, Ordering::Relaxed);
-        self.send(tag, Message::ChunkDone { events, last }).is_ok() && self.out.flush().is_ok()
+        self.send(tag, Message::ChunkDone { events, last }).is_ok()
+            && (!last || self.out.flush().is_ok())
     }
 
     fn in_range(&self, event: &Event) -> bool {

@@ -7,9 +7,12 @@
 //!
 //! `hunt` reads files, but a pipe on standard input may pause: a message
 //! never waits in a batch for more than [`BATCH_AGE`] once the next event
-//! arrives, and a batch is handed over at the end of every chunk and file
-//! and when the worker stops. (`watch` is the live command; it does not
-//! batch.)
+//! arrives, and a batch is handed over at the end of every file and when
+//! the worker stops. Not at the end of every chunk of a file split between
+//! workers: two workers did so about 4,000 times for 1M events, and each
+//! hand-over woke the collector onto a core a worker was using (~6,700
+//! voluntary and ~5,400 involuntary context switches; ~1,000 of each
+//! without). (`watch` is the live command; it does not batch.)
 
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
