@@ -19,7 +19,7 @@ use contraband_sources::{DecodeError, Decoder, Format, Options, ReadPlan, Record
 
 use crate::cli::HuntArgs;
 use crate::input_order::{InputOrder, Place};
-use crate::outbox::{Closed, Outbox, BATCH_MESSAGES};
+use crate::outbox::{Closed, Outbox, BATCH_MESSAGES, CHUNK_END_MESSAGES};
 use crate::pipeline::Collector;
 use crate::progress::Progress;
 use crate::summary::Summary;
@@ -210,8 +210,9 @@ impl Worker<'_> {
     /// false when the hunt is over.
     fn chunk_done(&mut self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
         total.fetch_add(events, Ordering::Relaxed);
+        let at_least = if last { 1 } else { CHUNK_END_MESSAGES };
         self.send(tag, Message::ChunkDone { events, last }).is_ok()
-            && (!last || self.out.flush().is_ok())
+            && self.out.flush_at(at_least).is_ok()
     }
 
     fn in_range(&self, event: &Event) -> bool {
