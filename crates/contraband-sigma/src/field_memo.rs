@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use contraband_event::{
     visit_below, visit_leaf_ref, visit_plain_below, Event, ValueRef, CONTAINER_PREFIX,
@@ -53,7 +54,13 @@ const MAX_CHAIN: usize = 32;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FieldPaths {
     entries: Vec<PathEntry>,
+    /// Process-unique (0 for none): a memo's places are by number, and
+    /// another rule set numbers other fields.
+    id: u64,
 }
+
+/// Where [`FieldPaths`] ids come from.
+static NEXT_PATHS_ID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone, Debug)]
 struct PathEntry {
@@ -139,7 +146,10 @@ impl FieldPaths {
             entries[i].from = Some((parent, rest as u32));
             entries[parent as usize].shared = true;
         }
-        FieldPaths { entries }
+        FieldPaths {
+            entries,
+            id: NEXT_PATHS_ID.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     fn len(&self) -> usize {
@@ -154,8 +164,10 @@ impl FieldPaths {
 pub struct FieldMemo {
     turn: u32,
     at: Vec<Stamp>,
-    /// Per numbered top-level field, where events of one shape hold it.
+    /// Per numbered top-level field, where events of one shape hold it;
+    /// numbered by the [`FieldPaths`] of id `places_for`.
     places: Vec<Place>,
+    places_for: u64,
     /// The last event's list of values, emptied, kept for its room: it
     /// grew from nothing for every event.
     spare: Vec<ValueRef<'static>>,
@@ -210,6 +222,7 @@ impl Drop for FieldReader<'_, '_> {
 /// The paths of a reader without a memo.
 static NO_PATHS: FieldPaths = FieldPaths {
     entries: Vec::new(),
+    id: 0,
 };
 
 impl<'e, 'm> FieldReader<'e, 'm> {
@@ -237,6 +250,12 @@ impl<'e, 'm> FieldReader<'e, 'm> {
         }
         if memo.at.len() < paths.len() {
             memo.at.resize(paths.len(), Stamp::default());
+        }
+        if memo.places_for != paths.id {
+            memo.places.clear();
+            memo.places_for = paths.id;
+        }
+        if memo.places.len() < paths.len() {
             memo.places.resize(paths.len(), Place::default());
         }
         let values = recycle(std::mem::take(&mut memo.spare));
@@ -728,6 +747,40 @@ mod tests {
                     }
                 }
                 prop_assert!(shaped > 0 || records.iter().all(|r| r.as_object().unwrap().is_empty()));
+            }
+
+            /// Two rule sets numbering the same fields differently, taking
+            /// turns with one memo over one stream: a place kept for one
+            /// set's field is never read for the other's.
+            #[test]
+            fn rule_sets_sharing_a_memo_keep_their_own_places(records in stream()) {
+                let opts = contraband_sources::Options {
+                    format: Some(contraband_sources::Format::GenericJson),
+                    ..Default::default()
+                };
+                let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+                let events: Vec<Event> =
+                    contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
+                        .map(|e| e.expect("decoded"))
+                        .collect();
+                let forward = ["a", "b", "c"];
+                let backward = ["c", "b", "a"];
+                let sets = [forward, backward]
+                    .map(|names| (names, FieldPaths::new(names.iter().map(|&n| n.into()).collect())));
+                let mut memo = FieldMemo::default();
+                for event in &events {
+                    for (names, paths) in &sets {
+                        let mut r = FieldReader::memoized(event, &mut memo, paths);
+                        for (i, name) in names.iter().enumerate() {
+                            let mut walked = Vec::new();
+                            let _ = event.visit(name, &mut |v| {
+                                walked.push(v.to_value());
+                                ControlFlow::Continue(())
+                            });
+                            prop_assert_eq!(values(&mut r, name, i as u32), walked, "{}", name);
+                        }
+                    }
+                }
             }
 
             #[test]

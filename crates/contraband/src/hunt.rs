@@ -206,8 +206,9 @@ impl Worker<'_> {
     }
 
     /// Counts a finished chunk (or whole file) and tells the collector,
-    /// handing the batch over at the end of a file (see [`crate::outbox`]);
-    /// false when the hunt is over.
+    /// handing the batch over at the end of a file, or of a chunk when it
+    /// holds [`CHUNK_END_MESSAGES`] or more (see [`crate::outbox`]); false
+    /// when the hunt is over.
     fn chunk_done(&mut self, tag: Tag, events: u64, last: bool, total: &AtomicU64) -> bool {
         total.fetch_add(events, Ordering::Relaxed);
         let at_least = if last { 1 } else { CHUNK_END_MESSAGES };
