@@ -502,16 +502,33 @@ mod tests {
     /// Every path's values through a memo, read in `order`, against a
     /// walk from the top.
     fn agree(event: &Event, names: &[String], order: impl Iterator<Item = usize>) {
-        let fields = FieldPaths::new(names.iter().map(|n| n.as_str().into()).collect());
-        let mut memo = FieldMemo::default();
-        let mut r = FieldReader::memoized(event, &mut memo, &fields);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        read_through(
+            event,
+            &mut FieldMemo::default(),
+            &paths(&names),
+            &names,
+            order,
+        );
+    }
+
+    /// The values of `names` (numbered as `paths` numbers them) read
+    /// through `memo` in `order`, against a walk from the top.
+    fn read_through(
+        event: &Event,
+        memo: &mut FieldMemo,
+        paths: &FieldPaths,
+        names: &[&str],
+        order: impl Iterator<Item = usize>,
+    ) {
+        let mut r = FieldReader::memoized(event, memo, paths);
         for i in order {
             let mut walked = Vec::new();
-            let _ = event.visit(&names[i], &mut |v| {
+            let _ = event.visit(names[i], &mut |v| {
                 walked.push(v.to_value());
                 ControlFlow::Continue(())
             });
-            assert_eq!(values(&mut r, &names[i], i as u32), walked, "{}", names[i]);
+            assert_eq!(values(&mut r, names[i], i as u32), walked, "{}", names[i]);
         }
     }
 
@@ -523,17 +540,25 @@ mod tests {
         )
     }
 
-    /// The record read by the JSON decoder: strings as text, nested values
-    /// as a tree over it.
-    fn decoded(record: &serde_json::Value) -> Event {
+    /// Records read by the JSON decoder, one a line, as one stream: the
+    /// decoder keeps the shapes of the records it meets again.
+    fn decoded_stream(records: &[serde_json::Value]) -> Vec<Event> {
         let opts = contraband_sources::Options {
             format: Some(contraband_sources::Format::GenericJson),
             ..Default::default()
         };
-        let line = serde_json::to_string(record).unwrap();
-        let mut events =
-            contraband_sources::read("test", Box::new(std::io::Cursor::new(line)), &opts);
-        let event = events.next().expect("one event").expect("decoded");
+        let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+        contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
+            .map(|e| e.expect("decoded"))
+            .collect()
+    }
+
+    /// The record read by the JSON decoder: strings as text, nested values
+    /// as a tree over it.
+    fn decoded(record: &serde_json::Value) -> Event {
+        let event = decoded_stream(std::slice::from_ref(record))
+            .pop()
+            .expect("one event");
         assert_eq!(
             serde_json::to_value(&event.fields).unwrap(),
             *record,
@@ -721,30 +746,13 @@ mod tests {
             /// missing.
             #[test]
             fn top_level_reads_follow_the_shapes_of_a_stream(records in stream()) {
-                let opts = contraband_sources::Options {
-                    format: Some(contraband_sources::Format::GenericJson),
-                    ..Default::default()
-                };
-                let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
-                let events: Vec<Event> =
-                    contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
-                        .map(|e| e.expect("decoded"))
-                        .collect();
                 let names = ["a", "b", "c", "d.e", "missing"];
-                let paths = FieldPaths::new(names.iter().map(|&n| n.into()).collect());
+                let fields = paths(&names);
                 let mut memo = FieldMemo::default();
                 let mut shaped = 0;
-                for event in &events {
+                for event in &decoded_stream(&records) {
                     shaped += usize::from(event.fields.shape_id().is_some());
-                    let mut r = FieldReader::memoized(event, &mut memo, &paths);
-                    for (i, name) in names.iter().enumerate() {
-                        let mut walked = Vec::new();
-                        let _ = event.visit(name, &mut |v| {
-                            walked.push(v.to_value());
-                            ControlFlow::Continue(())
-                        });
-                        prop_assert_eq!(values(&mut r, name, i as u32), walked, "{}", name);
-                    }
+                    read_through(event, &mut memo, &fields, &names, 0..names.len());
                 }
                 prop_assert!(shaped > 0 || records.iter().all(|r| r.as_object().unwrap().is_empty()));
             }
@@ -754,31 +762,11 @@ mod tests {
             /// set's field is never read for the other's.
             #[test]
             fn rule_sets_sharing_a_memo_keep_their_own_places(records in stream()) {
-                let opts = contraband_sources::Options {
-                    format: Some(contraband_sources::Format::GenericJson),
-                    ..Default::default()
-                };
-                let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
-                let events: Vec<Event> =
-                    contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
-                        .map(|e| e.expect("decoded"))
-                        .collect();
-                let forward = ["a", "b", "c"];
-                let backward = ["c", "b", "a"];
-                let sets = [forward, backward]
-                    .map(|names| (names, FieldPaths::new(names.iter().map(|&n| n.into()).collect())));
+                let sets = [["a", "b", "c"], ["c", "b", "a"]].map(|names| (names, paths(&names)));
                 let mut memo = FieldMemo::default();
-                for event in &events {
-                    for (names, paths) in &sets {
-                        let mut r = FieldReader::memoized(event, &mut memo, paths);
-                        for (i, name) in names.iter().enumerate() {
-                            let mut walked = Vec::new();
-                            let _ = event.visit(name, &mut |v| {
-                                walked.push(v.to_value());
-                                ControlFlow::Continue(())
-                            });
-                            prop_assert_eq!(values(&mut r, name, i as u32), walked, "{}", name);
-                        }
+                for event in &decoded_stream(&records) {
+                    for (names, fields) in &sets {
+                        read_through(event, &mut memo, fields, names, 0..names.len());
                     }
                 }
             }
