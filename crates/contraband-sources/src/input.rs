@@ -54,6 +54,32 @@ fn utf8(bytes: &[u8]) -> Result<&str, usize> {
         .or_else(|_| std::str::from_utf8(bytes).map_err(|e| e.valid_up_to()))
 }
 
+/// The record of `bytes`, read from `file` at `line` and `offset` (and
+/// `index` within an array), or the error naming where its UTF-8 breaks.
+fn record(
+    file: &Arc<str>,
+    bytes: &[u8],
+    line: u64,
+    offset: u64,
+    index: Option<u64>,
+) -> Result<Record, DecodeError> {
+    match utf8(bytes) {
+        Ok(text) => Ok(Record {
+            text: Arc::from(text),
+            line: Some(line),
+            offset: Some(offset),
+            index,
+        }),
+        Err(valid_up_to) => Err(
+            DecodeError::new(file, ErrorKind::InvalidUtf8 { valid_up_to }).at(
+                Some(line),
+                Some(offset),
+                index,
+            ),
+        ),
+    }
+}
+
 /// Reads `\n`-terminated lines with a length cap: an overlong line is
 /// reported and skipped while memory stays at the cap.
 pub(crate) struct LineReader {
@@ -188,19 +214,7 @@ impl LineReader {
         if text.iter().all(|b| b.is_ascii_whitespace()) {
             return None;
         }
-        Some(match utf8(text) {
-            Ok(text) => Ok(Record {
-                text: Arc::from(text),
-                line: Some(line),
-                offset: Some(start),
-                index: None,
-            }),
-            Err(valid_up_to) => Err(DecodeError::new(
-                &self.file,
-                ErrorKind::InvalidUtf8 { valid_up_to },
-            )
-            .at(Some(line), Some(start), None)),
-        })
+        Some(record(&self.file, text, line, start, None))
     }
 }
 
@@ -380,20 +394,7 @@ impl Iterator for JsonSplitter {
                 index,
             )));
         }
-        Some(match utf8(&buf) {
-            Ok(text) => Ok(Record {
-                text: Arc::from(text),
-                line: Some(rec_line),
-                offset: Some(rec_offset),
-                index,
-            }),
-            Err(valid_up_to) => Err(self.err(
-                ErrorKind::InvalidUtf8 { valid_up_to },
-                rec_line,
-                rec_offset,
-                index,
-            )),
-        })
+        Some(record(&self.file, &buf, rec_line, rec_offset, index))
     }
 }
 
