@@ -487,9 +487,7 @@ impl Iterator for Events {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.drop_given();
-        if self.queue.is_empty() {
-            self.fill();
-        }
+        self.fill();
         self.queue.pop_front()
     }
 }
