@@ -56,7 +56,30 @@ enum ContainerView {
     /// Boxed: most events never build it, and every event is moved
     /// several times between stages.
     Own(OnceLock<Box<Value>>),
-    Shared(Arc<OnceLock<Value>>),
+    Shared(SharedView),
+}
+
+/// The container view events sharing a [`SharedContainer`] read, by
+/// identity: a reader that derives something from a context (what the
+/// prefilter's literals find in it) keeps this with it, to know the
+/// context of a later event is the same one. Holding it keeps the view
+/// alive, so no other context can take its place.
+#[derive(Clone, Debug, Default)]
+pub struct SharedView(Arc<OnceLock<Value>>);
+
+impl SharedView {
+    /// Where the view is: the same for events sharing it, for a reader to
+    /// place what it keeps (compare with [`SharedView::is`]).
+    #[inline]
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
+    /// True when `self` and `other` are one view.
+    #[inline]
+    pub fn is(&self, other: &SharedView) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for ContainerView {
@@ -83,7 +106,7 @@ pub(crate) fn first_value(v: ValueRef<'_>) -> ValueRef<'_> {
 pub struct SharedContainer {
     context: Arc<ContainerContext>,
     /// Built by the first event whose rules read it.
-    view: Arc<OnceLock<Value>>,
+    view: SharedView,
     /// Whether `context` knows nothing, found once: asked for every event
     /// that shares it, by comparing with a default context.
     empty: bool,
@@ -94,7 +117,7 @@ impl SharedContainer {
         SharedContainer {
             empty: context.is_empty(),
             context: Arc::new(context),
-            view: Arc::default(),
+            view: SharedView::default(),
         }
     }
 
@@ -163,7 +186,7 @@ impl Event {
     /// with its view.
     pub fn share_container(&mut self, shared: &SharedContainer) {
         self.container = Some(Arc::clone(&shared.context));
-        self.container_value = ContainerView::Shared(Arc::clone(&shared.view));
+        self.container_value = ContainerView::Shared(shared.view.clone());
     }
 
     /// Mutable access to the container context, creating an empty one.
@@ -265,8 +288,18 @@ impl Event {
         let view = || view_of(container);
         Some(match &self.container_value {
             ContainerView::Own(cell) => cell.get_or_init(|| Box::new(view())),
-            ContainerView::Shared(cell) => cell.get_or_init(view),
+            ContainerView::Shared(shared) => shared.0.get_or_init(view),
         })
+    }
+
+    /// The container view this event shares with others
+    /// ([`Event::share_container`]); `None` when its view is its own.
+    #[inline]
+    pub fn shared_view(&self) -> Option<&SharedView> {
+        match &self.container_value {
+            ContainerView::Shared(shared) if self.container.is_some() => Some(shared),
+            _ => None,
+        }
     }
 }
 

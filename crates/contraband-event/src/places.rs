@@ -24,7 +24,15 @@ pub struct FieldPlaces {
     /// The shape `places` are for.
     shape: Option<u64>,
     places: Vec<Option<usize>>,
+    /// Per position of the shape `owners_of`, the index of the name held
+    /// there, or [`NO_NAME`]: built on the first [`FieldPlaces::name_at`]
+    /// of a shape (most readers never ask).
+    owners_of: Option<u64>,
+    owners: Vec<u32>,
 }
+
+/// In `owners`: no name of the list is at this position.
+const NO_NAME: u32 = u32::MAX;
 
 impl FieldPlaces {
     pub fn new<S: AsRef<str>>(names: &[S]) -> FieldPlaces {
@@ -36,6 +44,8 @@ impl FieldPlaces {
                 .collect(),
             shape: None,
             places: Vec::new(),
+            owners_of: None,
+            owners: Vec::new(),
         }
     }
 
@@ -59,13 +69,46 @@ impl FieldPlaces {
         let Some(shape) = fields.shape_id() else {
             return fields.get_ref(name);
         };
+        self.find_places(fields, shape);
+        fields.value_at(self.places[i]?)
+    }
+
+    /// Which name of the list, by index, the top-level field at `position`
+    /// of `event` has (`key` is that field's name): [`FieldPlaces::field`]
+    /// the other way round, for a reader walking an event's fields in
+    /// order. `None` when it has none of them.
+    #[inline]
+    pub fn name_at(&mut self, event: &Event, position: usize, key: &str) -> Option<usize> {
+        let fields = &event.fields;
+        let Some(shape) = fields.shape_id() else {
+            return self.names.iter().position(|n| **n == *key);
+        };
+        if self.owners_of != Some(shape) {
+            self.find_places(fields, shape);
+            self.owners.clear();
+            self.owners.resize(fields.len(), NO_NAME);
+            for (i, place) in self.places.iter().enumerate() {
+                if let Some(p) = *place {
+                    self.owners[p] = i as u32;
+                }
+            }
+            self.owners_of = Some(shape);
+        }
+        match *self.owners.get(position)? {
+            NO_NAME => None,
+            i => Some(i as usize),
+        }
+    }
+
+    /// Makes `places` those of `shape`, the shape of `fields`.
+    #[inline(always)]
+    fn find_places(&mut self, fields: &crate::Fields, shape: u64) {
         if self.shape != Some(shape) {
             self.places.clear();
             self.places
                 .extend(self.names.iter().map(|n| fields.position_of(n)));
             self.shape = Some(shape);
         }
-        fields.value_at(self.places[i]?)
     }
 }
 
@@ -91,10 +134,15 @@ mod tests {
     fn reads_what_get_ref_reads_across_shapes() {
         let mut keys = KeyCache::default();
         let mut places = FieldPlaces::new(&["ProcessId", "ParentProcessId", "a.b", "Missing"]);
-        let streams: [&[(&str, Value)]; 4] = [
+        let streams: [&[(&str, Value)]; 5] = [
             &[("ProcessId", json!(7)), ("ParentProcessId", json!(1))],
             &[("ParentProcessId", json!([3, 4])), ("ProcessId", json!(8))],
             &[("a", json!({"b": "nested"})), ("ProcessId", json!("9"))],
+            &[
+                ("x", json!(0)),
+                ("a.b", json!("flat")),
+                ("ProcessId", json!(11)),
+            ],
             &[("ProcessId", json!(10)), ("ParentProcessId", json!(2))],
         ];
         let mut shaped = 0;
@@ -112,6 +160,13 @@ mod tests {
                     event.get_ref(name),
                     "{name} of {pairs:?}"
                 );
+            }
+            // And the other way round: whose place each field is.
+            for (at, key) in event.fields.keys().enumerate() {
+                let named = ["ProcessId", "ParentProcessId", "a.b", "Missing"]
+                    .iter()
+                    .position(|n| *n == key);
+                assert_eq!(places.name_at(&event, at, key), named, "{key} of {pairs:?}");
             }
         }
         assert!(shaped >= 4, "read by place: {shaped}");

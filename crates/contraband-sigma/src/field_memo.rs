@@ -396,6 +396,7 @@ fn push_to<'v, 'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::decoded_stream;
     use contraband_event::{LogSource, Timestamp};
     use serde_json::json;
 
@@ -538,19 +539,6 @@ mod tests {
             Timestamp(0),
             fields.as_object().unwrap().clone(),
         )
-    }
-
-    /// Records read by the JSON decoder, one a line, as one stream: the
-    /// decoder keeps the shapes of the records it meets again.
-    fn decoded_stream(records: &[serde_json::Value]) -> Vec<Event> {
-        let opts = contraband_sources::Options {
-            format: Some(contraband_sources::Format::GenericJson),
-            ..Default::default()
-        };
-        let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
-        contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
-            .map(|e| e.expect("decoded"))
-            .collect()
     }
 
     /// The record read by the JSON decoder: strings as text, nested values

@@ -124,6 +124,25 @@ impl Default for Limits {
 }
 
 #[cfg(test)]
+mod test_support {
+    use contraband_event::Event;
+
+    /// Records read by the JSON decoder, one a line, as one stream: the
+    /// decoder keeps the shapes of the records it meets again, and shares
+    /// one container context among the records naming it alike.
+    pub(crate) fn decoded_stream(records: &[serde_json::Value]) -> Vec<Event> {
+        let opts = contraband_sources::Options {
+            format: Some(contraband_sources::Format::GenericJson),
+            ..Default::default()
+        };
+        let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+        contraband_sources::read("test", Box::new(std::io::Cursor::new(lines)), &opts)
+            .map(|e| e.expect("decoded"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
 mod thread_safety {
     fn send_sync<T: Send + Sync>() {}
 

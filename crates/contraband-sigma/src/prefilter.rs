@@ -13,6 +13,12 @@ use aho_corasick::{dfa, nfa, Anchored, MatchKind};
 const DFA_MAX_PATTERNS: usize = 5_000;
 /// A literal that may be found in any field (keyword searches).
 const ANY_FIELD: u32 = u32::MAX;
+/// As [`Source::Field`]: a top-level field no literal is wanted in, so only
+/// [`ANY_FIELD`] literals count in its text.
+const NO_FIELD: u32 = u32::MAX - 1;
+/// The memo's field for text from a container context (any of its keys:
+/// the same literals count in each, see `counts`).
+const CONTAINER_MEMO: u32 = u32::MAX - 2;
 /// Where scanned text comes from.
 #[derive(Clone, Copy)]
 enum Source<'a> {
@@ -23,13 +29,15 @@ enum Source<'a> {
     /// Somewhere in the container context (`container.*`).
     Container,
 }
-use contraband_event::{visit_strings, Event, FieldPlaces, LogSource, ValueRef, CONTAINER_PREFIX};
+use contraband_event::{
+    visit_strings, Event, FieldPlaces, LogSource, SharedView, Value, ValueRef, CONTAINER_PREFIX,
+};
 
 use crate::compile::FieldLiteral;
 use crate::field_memo::{FieldMemo, FieldReader};
 use crate::gate::Gate;
 use crate::scalar_text::with_text;
-use crate::scan_memo::{MemoKey, ScanMemo};
+use crate::scan_memo::{MemoKey, ScanMemo, MEMO_MAX_MARKS};
 use crate::RuleSet;
 
 /// Built from a [`RuleSet`] with [`Prefilter::new`].
@@ -56,6 +64,9 @@ pub struct Prefilter {
     /// Some rule has keyword searches: every scalar of the event and of
     /// its container context is scanned instead of `fields`.
     scan_all: bool,
+    /// Some literal can be found in the text of a number or a boolean
+    /// (`"1011"`, `"true"`): otherwise those are not scanned.
+    scalar_literals: bool,
 }
 
 /// Reusable per-thread scratch space for [`RuleSet::matches_selection`]
@@ -74,6 +85,45 @@ pub struct PrefilterScratch {
     /// (by [`Prefilter`] id), replaced in turn.
     places: Vec<(u64, FieldPlaces)>,
     next_places: usize,
+    /// What the text of shared container contexts marked, by view.
+    containers: Vec<ContainerMarks>,
+}
+
+/// The rule slots a container context's text marked for one prefilter.
+#[derive(Clone, Debug, Default)]
+struct ContainerMarks {
+    prefilter: u64,
+    /// `None` while the marks are being found (or never were).
+    view: Option<SharedView>,
+    marks: Vec<u32>,
+}
+
+/// Container contexts whose marks a scratch keeps, direct-mapped by the
+/// view's address: a stream's events come from a few hundred containers.
+/// A power of two, at most 2^24 (the hash bits used).
+const CONTAINERS_KEPT: usize = 1024;
+
+/// The kept marks of `view` for prefilter `id`, or an emptied slot for
+/// them (its `view` is `None`).
+fn container_marks<'k>(
+    kept: &'k mut Vec<ContainerMarks>,
+    id: u64,
+    view: &SharedView,
+) -> &'k mut ContainerMarks {
+    if kept.is_empty() {
+        kept.resize_with(CONTAINERS_KEPT, ContainerMarks::default);
+    }
+    // A power of two long: `CONTAINERS_KEPT`, or fewer in tests.
+    let h = (view.addr() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let at = (h >> 40) as usize & (kept.len() - 1);
+    let slot = &mut kept[at];
+    let hit = slot.prefilter == id && slot.view.as_ref().is_some_and(|v| v.is(view));
+    if !hit {
+        slot.prefilter = id;
+        slot.view = None;
+        slot.marks.clear();
+    }
+    slot
 }
 
 /// Prefilters whose field places a scratch keeps: one per logsource the
@@ -154,6 +204,7 @@ impl Prefilter {
         }
         let plain = fields.iter().map(|f| !f.contains('.')).collect();
         let fields = fields.into_iter().map(Box::from).collect();
+        let scalar_literals = patterns.iter().any(|p| fits_in_number_or_bool(p));
         let ac = Literals::build(&patterns);
         if ac.is_none() {
             for slot in 0..rules.len() {
@@ -169,6 +220,7 @@ impl Prefilter {
             fields,
             plain,
             scan_all: keywords,
+            scalar_literals,
         }
     }
 
@@ -192,6 +244,7 @@ impl Prefilter {
             found,
             places,
             next_places,
+            containers,
             ..
         } = scratch;
         let mut mark = |r: u32| {
@@ -202,12 +255,18 @@ impl Prefilter {
             bits[w] |= 1 << (r % 64);
         };
         let mut scan_text = |from: Source, v: ValueRef<'_>| {
+            if !self.scalar_literals && is_number_or_bool(v) {
+                // No literal fits in the text of a number or a boolean.
+                return ControlFlow::Continue(());
+            }
             let _ = with_text(v, |text| {
-                // A field's text marks the same rules every time: a text
-                // met before is looked up, not scanned.
+                // A text from one field, or from anywhere in a container
+                // context, marks the same rules every time: a text met
+                // before is looked up, not scanned.
                 let key = match from {
                     Source::Field(i) => MemoKey::new(self.id, i, text),
-                    _ => None,
+                    Source::Container => MemoKey::new(self.id, CONTAINER_MEMO, text),
+                    Source::Under(_) => None,
                 };
                 let Some(key) = key else {
                     self.marks_in(ac, text, from, &mut mark);
@@ -224,20 +283,58 @@ impl Prefilter {
             });
             ControlFlow::Continue(())
         };
+        let places = places_of(places, next_places, self);
         if self.scan_all {
-            // Keyword searches read every scalar; text is tagged with the
-            // top-level key it sits under, which is all a field-keyed
-            // literal needs (see `counts`).
-            for (key, v) in event.fields.refs() {
-                let _ = visit_strings(v, &mut |s| scan_text(Source::Under(key), s));
+            // Keyword searches read every scalar. A top-level scalar is
+            // the value of its own field only; text deeper down is tagged
+            // with the top-level key it sits under, which is all a
+            // field-keyed literal needs (see `counts`).
+            for (at, (key, v)) in event.fields.refs().enumerate() {
+                if is_scalar(v) {
+                    let field = places
+                        .name_at(event, at, key)
+                        .map_or(NO_FIELD, |i| i as u32);
+                    let _ = scan_text(Source::Field(field), v);
+                } else {
+                    let _ = visit_strings(v, &mut |s| scan_text(Source::Under(key), s));
+                }
             }
             if let Some(c) = event.container_view() {
-                let _ = visit_strings(c.into(), &mut |s| scan_text(Source::Container, s));
+                match event.shared_view() {
+                    // Events of one container share its context: what its
+                    // text marks is kept with the view, not found per event.
+                    Some(view) => {
+                        let kept = container_marks(containers, self.id, view);
+                        if kept.view.is_none() {
+                            let _ = visit_strings(c.into(), &mut |v| {
+                                if self.scalar_literals || !is_number_or_bool(v) {
+                                    let _ = with_text(v, |text| {
+                                        self.marks_in(ac, text, Source::Container, |r| {
+                                            kept.marks.push(r)
+                                        })
+                                    });
+                                }
+                                ControlFlow::Continue(())
+                            });
+                            kept.marks.sort_unstable();
+                            kept.marks.dedup();
+                            kept.view = Some(view.clone());
+                        }
+                        kept.marks.iter().for_each(|&r| mark(r));
+                        if kept.marks.len() > MEMO_MAX_MARKS {
+                            // Rare, and bounds what a crafted context keeps.
+                            kept.view = None;
+                            kept.marks = Vec::new();
+                        }
+                    }
+                    None => {
+                        let _ = visit_strings(c.into(), &mut |s| scan_text(Source::Container, s));
+                    }
+                }
             }
         } else {
             // Only the fields some filtered rule tests, reached exactly as
             // evaluation reaches them (nested paths, `container.*`).
-            let places = places_of(places, next_places, self);
             for (i, (field, &plain)) in self.fields.iter().zip(&self.plain).enumerate() {
                 let from = Source::Field(i as u32);
                 if plain {
@@ -314,6 +411,32 @@ impl Prefilter {
             .map(|(&always, &found)| always | found);
         for_each_set_bit(words, f);
     }
+}
+
+/// Can `literal` (matched ignoring ASCII case) occur in a number's text
+/// as [`with_text`] writes it, or in `true` or `false`?
+fn fits_in_number_or_bool(literal: &str) -> bool {
+    let lower = literal.to_ascii_lowercase();
+    lower
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b))
+        || "true".contains(&lower)
+        || "false".contains(&lower)
+}
+
+/// A number or a boolean, held as JSON.
+#[inline]
+fn is_number_or_bool(v: ValueRef<'_>) -> bool {
+    matches!(v, ValueRef::Json(Value::Number(_) | Value::Bool(_)))
+}
+
+/// Text, a number, a boolean or null: not an object or an array.
+#[inline]
+fn is_scalar(v: ValueRef<'_>) -> bool {
+    !matches!(
+        v,
+        ValueRef::Tree(_) | ValueRef::Json(Value::Object(_) | Value::Array(_))
+    )
 }
 
 /// Calls `f` on the position of each set bit of `words`, ascending.
@@ -591,6 +714,166 @@ mod tests {
         }
         assert_eq!(passed(&field_only, events[1].clone()), [0]);
         assert_eq!(passed(&other, events[5].clone()), [0]);
+    }
+
+    /// Rules over every kind of text a keyword scan meets: keywords, a
+    /// field, the container context, a literal longer than the automaton
+    /// keeps; with `number` a keyword that only a number's text holds.
+    fn keyword_rules(number: bool) -> RuleSet {
+        let mut loader = Loader::new(LoadOptions::default());
+        let keywords = if number {
+            "[mimikatz, '31337']"
+        } else {
+            "[mimikatz]"
+        };
+        for (name, detection) in [
+            ("kw", format!("{{kw: {keywords}, condition: kw}}")),
+            (
+                "field",
+                "{sel: {CommandLine|contains: listen}, condition: sel}".into(),
+            ),
+            (
+                "registry",
+                "{sel: {container.image|startswith: 'registry.evil.example/'}, condition: sel}"
+                    .into(),
+            ),
+            (
+                "long",
+                "{sel: {CommandLine|contains: 'a-rather-long-literal-past-sixteen-bytes'}, \
+                 condition: sel}"
+                    .into(),
+            ),
+        ] {
+            loader.add_source(
+                &format!("{name}.yml"),
+                &format!(
+                    "title: {name}\nlogsource: {{product: linux, category: process_creation}}\n\
+                     detection: {detection}\n"
+                ),
+            );
+        }
+        let report = loader.finish();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        report.ruleset
+    }
+
+    /// A stream as the JSON decoder reads it: records of a few shapes,
+    /// containers met again (their contexts shared), numbers and booleans.
+    fn keyword_stream() -> Vec<serde_json::Value> {
+        let evil = serde_json::json!({"id": "c1", "image": "registry.evil.example/miner:1"});
+        let good = serde_json::json!({"id": "c2", "image": "registry.example.com/api:2"});
+        let mut records = Vec::new();
+        for (i, (image, cmd, pid, container)) in [
+            ("/bin/nc", "nc --listen 4444", 10, Some(&evil)),
+            ("/bin/ls", "ls -l", 31337, Some(&good)),
+            ("/bin/ls", "ls mimikatz", 12, Some(&evil)),
+            (
+                "/bin/nc",
+                "nc -v a-rather-long-literal-past-sixteen-bytes",
+                13,
+                None,
+            ),
+            (
+                "/bin/nc",
+                "nc -v a-rather-long-literal-past-sixteen",
+                14,
+                Some(&good),
+            ),
+            ("/usr/bin/listen", "listen", 31338, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = serde_json::json!({
+                "Image": image, "CommandLine": cmd, "ProcessId": pid, "Interactive": i % 2 == 0,
+            });
+            if let Some(c) = container {
+                r["container"] = c.clone();
+            }
+            records.push(r);
+        }
+        records
+    }
+
+    #[test]
+    fn a_keyword_scan_of_a_decoded_stream_changes_no_result() {
+        let records = keyword_stream();
+        let mut events = crate::test_support::decoded_stream(&records);
+        for e in &mut events {
+            e.logsource = event(serde_json::json!({})).logsource;
+        }
+        assert!(events.iter().any(|e| e.shared_view().is_some()));
+        for number in [true, false] {
+            let set = keyword_rules(number);
+            let pf = Prefilter::new(&set);
+            assert!(pf.scan_all);
+            assert_eq!(pf.scalar_literals, number);
+            // One scratch for the whole stream, twice: the second time,
+            // texts and container contexts are all met before. The second
+            // scratch keeps one container context, so contexts take each
+            // other's place.
+            let one_container = PrefilterScratch {
+                containers: vec![ContainerMarks::default()],
+                ..PrefilterScratch::default()
+            };
+            let mut fired = Vec::new();
+            for mut scratch in [PrefilterScratch::default(), one_container] {
+                for round in 0..2 {
+                    for (record, event) in records.iter().zip(&events) {
+                        let mut filtered = Vec::new();
+                        set.matches_prefiltered(event, &pf, &mut scratch, &mut filtered);
+                        assert_eq!(filtered, set.matches(event), "round {round}: {record}");
+                        // The same event read plainly (no shape, its
+                        // container a field like any other) passes the
+                        // same rules.
+                        pf.scan(event, &mut scratch);
+                        let got: Vec<u32> = (0..pf.slots as u32)
+                            .filter(|&s| pf.may_match(s, &scratch))
+                            .collect();
+                        assert_eq!(got, passed(&pf, record.clone()), "round {round}: {record}");
+                        if fired.len() < records.len() {
+                            fired.push(filtered);
+                        }
+                    }
+                }
+            }
+            let pid_keyword = if number { vec![0] } else { vec![] };
+            assert_eq!(
+                fired,
+                [
+                    vec![1, 2],
+                    pid_keyword,
+                    vec![0, 2],
+                    vec![3],
+                    vec![],
+                    vec![1]
+                ],
+                "number keyword: {number}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_container_text_is_kept_apart_from_the_same_text_elsewhere() {
+        let set = keyword_rules(false);
+        let pf = Prefilter::new(&set);
+        let image = "registry.evil.example/miner:1";
+        // Not the container's: no rule wants this field.
+        let plain = event(serde_json::json!({"Note": image}));
+        // The container's own context (not shared).
+        let mut own = event(serde_json::json!({"Note": "x"}));
+        own.set_container(contraband_event::ContainerContext {
+            image: Some(image.into()),
+            ..Default::default()
+        });
+        let mut scratch = PrefilterScratch::default();
+        for event in [&plain, &own, &plain, &own] {
+            let mut filtered = Vec::new();
+            set.matches_prefiltered(event, &pf, &mut scratch, &mut filtered);
+            assert_eq!(filtered, set.matches(event));
+        }
+        assert_eq!(set.matches(&own), [2]);
+        assert!(set.matches(&plain).is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ const MEMO_SLOT_BITS: u32 = 11;
 pub(crate) const MEMO_MAX_TEXT: usize = 256;
 /// A text marking more rules than this is not kept (rare: a value full of
 /// the literals of a large rule set).
-const MEMO_MAX_MARKS: usize = 64;
+pub(crate) const MEMO_MAX_MARKS: usize = 64;
 
 /// Per thread: texts scanned lately, each with the rule slots its scan
 /// marked. At most [`MEMO_SLOTS`] x ([`MEMO_MAX_TEXT`] bytes +
