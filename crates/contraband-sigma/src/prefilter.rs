@@ -88,46 +88,23 @@ pub struct PrefilterScratch {
     /// (by [`Prefilter`] id), replaced in turn.
     places: Vec<(u64, FieldPlaces)>,
     next_places: usize,
-    /// What the text of shared container contexts marked, by view.
-    containers: Vec<ContainerMarks>,
+    /// What the text of shared container contexts marked, by prefilter
+    /// and view.
+    containers: foldhash::HashMap<(u64, usize), ContainerMarks>,
 }
 
-/// The rule slots a container context's text marked for one prefilter.
-#[derive(Clone, Debug, Default)]
+/// The rule slots a shared container context's text marked.
+#[derive(Clone, Debug)]
 struct ContainerMarks {
-    prefilter: u64,
-    /// `None` while the marks are being found (or never were).
-    view: Option<SharedView>,
-    marks: Vec<u32>,
+    /// Held so that its address, the key, names it alone while kept.
+    _view: SharedView,
+    marks: Box<[u32]>,
 }
 
-/// Container contexts whose marks a scratch keeps, direct-mapped by the
-/// view's address: a stream's events come from a few hundred containers.
-/// A power of two, at most 2^24 (the hash bits used).
+/// Container contexts whose marks a scratch keeps (then it starts over): a
+/// stream's events come from a few hundred containers. As many as the
+/// JSON decoder keeps shared, whose views these hold.
 const CONTAINERS_KEPT: usize = 1024;
-
-/// The kept marks of `view` for prefilter `id`, or an emptied slot for
-/// them (its `view` is `None`).
-fn container_marks<'k>(
-    kept: &'k mut Vec<ContainerMarks>,
-    id: u64,
-    view: &SharedView,
-) -> &'k mut ContainerMarks {
-    if kept.is_empty() {
-        kept.resize_with(CONTAINERS_KEPT, ContainerMarks::default);
-    }
-    // A power of two long: `CONTAINERS_KEPT`, or fewer in tests.
-    let h = (view.addr() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let at = (h >> 40) as usize & (kept.len() - 1);
-    let slot = &mut kept[at];
-    let hit = slot.prefilter == id && slot.view.as_ref().is_some_and(|v| v.is(view));
-    if !hit {
-        slot.prefilter = id;
-        slot.view = None;
-        slot.marks.clear();
-    }
-    slot
-}
 
 /// Prefilters whose field places a scratch keeps: one per logsource the
 /// stream mixes, mostly one.
@@ -308,27 +285,37 @@ impl Prefilter {
                     // Events of one container share its context: what its
                     // text marks is kept with the view, not found per event.
                     Some(view) => {
-                        let kept = container_marks(containers, self.id, view);
-                        if kept.view.is_none() {
+                        let key = (self.id, view.addr());
+                        if let Some(kept) = containers.get(&key) {
+                            kept.marks.iter().for_each(|&r| mark(r));
+                        } else {
+                            found.clear();
                             let _ = visit_strings(c.into(), &mut |v| {
                                 if self.scalar_literals || !is_number_or_bool(v) {
                                     let _ = with_text(v, |text| {
                                         self.marks_in(ac, text, Source::Container, |r| {
-                                            kept.marks.push(r)
+                                            found.push(r)
                                         })
                                     });
                                 }
                                 ControlFlow::Continue(())
                             });
-                            kept.marks.sort_unstable();
-                            kept.marks.dedup();
-                            kept.view = Some(view.clone());
-                        }
-                        kept.marks.iter().for_each(|&r| mark(r));
-                        if kept.marks.len() > MEMO_MAX_MARKS {
-                            // Rare, and bounds what a crafted context keeps.
-                            kept.view = None;
-                            kept.marks = Vec::new();
+                            found.sort_unstable();
+                            found.dedup();
+                            found.iter().for_each(|&r| mark(r));
+                            // Bounded: as many contexts, each with as many
+                            // marks as a kept text (more is rare, and what
+                            // a crafted context would want).
+                            if containers.len() >= CONTAINERS_KEPT {
+                                containers.clear();
+                            }
+                            if found.len() <= MEMO_MAX_MARKS {
+                                let kept = ContainerMarks {
+                                    _view: view.clone(),
+                                    marks: found.as_slice().into(),
+                                };
+                                containers.insert(key, kept);
+                            }
                         }
                     }
                     None => {
@@ -666,9 +653,16 @@ mod tests {
         loader.finish().ruleset
     }
 
+    fn event_logsource() -> LogSource {
+        LogSource::new(Some("linux"), Some("process_creation"), None)
+    }
+
     fn event(fields: serde_json::Value) -> Event {
-        let ls = LogSource::new(Some("linux"), Some("process_creation"), None);
-        Event::new(ls, Timestamp(0), fields.as_object().unwrap().clone())
+        Event::new(
+            event_logsource(),
+            Timestamp(0),
+            fields.as_object().unwrap().clone(),
+        )
     }
 
     /// The slots the prefilter lets through for `fields`.
@@ -741,6 +735,8 @@ mod tests {
     /// Rules over every kind of text a keyword scan meets: keywords, a
     /// field, the container context, a literal longer than the automaton
     /// keeps; with `number` a keyword that only a number's text holds.
+    /// Without it the rules are numbered the other way round, so the two
+    /// sets' marks differ.
     fn keyword_rules(number: bool) -> RuleSet {
         let mut loader = Loader::new(LoadOptions::default());
         let keywords = if number {
@@ -748,7 +744,7 @@ mod tests {
         } else {
             "[mimikatz]"
         };
-        for (name, detection) in [
+        let mut rules = [
             ("kw", format!("{{kw: {keywords}, condition: kw}}")),
             (
                 "field",
@@ -765,7 +761,11 @@ mod tests {
                  condition: sel}"
                     .into(),
             ),
-        ] {
+        ];
+        if !number {
+            rules.reverse();
+        }
+        for (name, detection) in rules {
             loader.add_source(
                 &format!("{name}.yml"),
                 &format!(
@@ -822,57 +822,73 @@ mod tests {
         let records = keyword_stream();
         let mut events = crate::test_support::decoded_stream(&records);
         for e in &mut events {
-            e.logsource = event(serde_json::json!({})).logsource;
+            e.logsource = event_logsource();
         }
         assert!(events.iter().any(|e| e.shared_view().is_some()));
-        for number in [true, false] {
-            let set = keyword_rules(number);
-            let pf = Prefilter::new(&set);
+        let sets = [keyword_rules(true), keyword_rules(false)];
+        let prefilters = sets.each_ref().map(Prefilter::new);
+        for (pf, number) in prefilters.iter().zip([true, false]) {
             assert!(pf.scan_all);
             assert_eq!(pf.scalar_literals, number);
-            // One scratch for the whole stream, twice: the second time,
-            // texts and container contexts are all met before. The second
-            // scratch keeps one container context, so contexts take each
-            // other's place.
-            let one_container = PrefilterScratch {
-                containers: vec![ContainerMarks::default()],
-                ..PrefilterScratch::default()
-            };
-            let mut fired = Vec::new();
-            for mut scratch in [PrefilterScratch::default(), one_container] {
-                for round in 0..2 {
-                    for (record, event) in records.iter().zip(&events) {
-                        let mut filtered = Vec::new();
-                        set.matches_prefiltered(event, &pf, &mut scratch, &mut filtered);
-                        assert_eq!(filtered, set.matches(event), "round {round}: {record}");
-                        // The same event read plainly (no shape, its
-                        // container a field like any other) passes the
-                        // same rules.
-                        pf.scan(event, &mut scratch);
-                        let got: Vec<u32> = (0..pf.slots as u32)
-                            .filter(|&s| pf.may_match(s, &scratch))
+        }
+        // One scratch for the whole stream, twice (the second time every
+        // text and container context is met before), serving both
+        // prefilters in turn: what one kept must not serve the other.
+        let mut scratch = PrefilterScratch::default();
+        let mut fired = [Vec::new(), Vec::new()];
+        for round in 0..2 {
+            for (record, event) in records.iter().zip(&events) {
+                for ((set, pf), fired) in sets.iter().zip(&prefilters).zip(&mut fired) {
+                    let mut filtered = Vec::new();
+                    set.matches_prefiltered(event, pf, &mut scratch, &mut filtered);
+                    assert_eq!(filtered, set.matches(event), "round {round}: {record}");
+                    // The same event read plainly (no shape, its container
+                    // a field like any other) passes the same rules.
+                    pf.scan(event, &mut scratch);
+                    let got: Vec<u32> = (0..pf.slots as u32)
+                        .filter(|&s| pf.may_match(s, &scratch))
+                        .collect();
+                    assert_eq!(got, passed(pf, record.clone()), "round {round}: {record}");
+                    if round == 0 {
+                        let mut titles: Vec<_> = filtered
+                            .iter()
+                            .map(|&i| set.rule(i as usize).label().to_string())
                             .collect();
-                        assert_eq!(got, passed(&pf, record.clone()), "round {round}: {record}");
-                        if fired.len() < records.len() {
-                            fired.push(filtered);
-                        }
+                        titles.sort();
+                        fired.push(titles.join(" "));
                     }
                 }
             }
-            let pid_keyword = if number { vec![0] } else { vec![] };
-            assert_eq!(
-                fired,
-                [
-                    vec![1, 2],
-                    pid_keyword,
-                    vec![0, 2],
-                    vec![3],
-                    vec![],
-                    vec![1]
-                ],
-                "number keyword: {number}"
-            );
         }
+        let expected = |pid: &str| {
+            ["field registry", pid, "kw registry", "long", "", "field"].map(String::from)
+        };
+        assert_eq!(fired[0], expected("kw"), "with the number keyword");
+        assert_eq!(fired[1], expected(""), "without");
+    }
+
+    #[test]
+    fn kept_container_contexts_are_bounded() {
+        let records: Vec<_> = (0..CONTAINERS_KEPT + 100)
+            .map(|i| {
+                let image = if i % 2 == 0 { "registry.evil.example/m" } else { "other/m" };
+                serde_json::json!({"Image": "x", "container": {"id": format!("c{i:04}"), "image": image}})
+            })
+            .collect();
+        let set = keyword_rules(false);
+        let pf = Prefilter::new(&set);
+        let mut scratch = PrefilterScratch::default();
+        let mut fired = 0;
+        for mut event in crate::test_support::decoded_stream(&records) {
+            assert!(event.shared_view().is_some());
+            event.logsource = event_logsource();
+            let mut filtered = Vec::new();
+            set.matches_prefiltered(&event, &pf, &mut scratch, &mut filtered);
+            assert_eq!(filtered, set.matches(&event));
+            fired += filtered.len();
+            assert!(scratch.containers.len() <= CONTAINERS_KEPT);
+        }
+        assert_eq!(fired, records.len() / 2);
     }
 
     #[test]
@@ -894,7 +910,9 @@ mod tests {
             set.matches_prefiltered(event, &pf, &mut scratch, &mut filtered);
             assert_eq!(filtered, set.matches(event));
         }
-        assert_eq!(set.matches(&own), [2]);
+        let fired = set.matches(&own);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(set.rule(fired[0] as usize).label(), "registry");
         assert!(set.matches(&plain).is_empty());
     }
 
