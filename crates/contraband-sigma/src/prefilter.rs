@@ -267,11 +267,14 @@ impl Prefilter {
         let places = places_of(places, next_places, self);
         if self.scan_all {
             // Keyword searches read every scalar. A top-level scalar is
-            // the value of its own field only; text deeper down is tagged
-            // with the top-level key it sits under, which is all a
+            // the value of its own field only, found by its place in the
+            // event's shape; other text (and every text of an event
+            // without a shape, whose names would each be looked up) is
+            // tagged with the top-level key it sits under, which is all a
             // field-keyed literal needs (see `counts`).
+            let shaped = event.fields.shape_id().is_some();
             for (at, (key, v)) in event.fields.refs().enumerate() {
-                if is_scalar(v) {
+                if shaped && is_scalar(v) {
                     let field = places
                         .name_at(event, at, key)
                         .map_or(NO_FIELD, |i| i as u32);
