@@ -1,5 +1,5 @@
 use std::ops::ControlFlow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -61,25 +61,32 @@ enum ContainerView {
 
 /// The container view events sharing a [`SharedContainer`] read, by
 /// identity: a reader that derives something from a context (what the
-/// prefilter's literals find in it) keeps this with it, to know the
-/// context of a later event is the same one. Holding it keeps the view
-/// alive, so no other context can take its place.
+/// prefilter's literals find in it) keeps it under [`SharedView::addr`],
+/// with a [`ViewPlace`] so that no other view takes that address.
 #[derive(Clone, Debug, Default)]
 pub struct SharedView(Arc<OnceLock<Value>>);
 
 impl SharedView {
-    /// Where the view is: the same for events sharing it, for a reader to
-    /// place what it keeps (compare with [`SharedView::is`]).
+    /// Where the view is: the same for events sharing it.
     #[inline]
     pub fn addr(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
     }
 
-    /// True when `self` and `other` are one view.
-    #[inline]
-    pub fn is(&self, other: &SharedView) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+    /// A hold on the view's address that does not keep the view: once
+    /// the events sharing it are gone its contents are freed, but no other
+    /// view is placed at its address while this is kept.
+    pub fn place(&self) -> ViewPlace {
+        ViewPlace {
+            _held: Arc::downgrade(&self.0),
+        }
     }
+}
+
+/// See [`SharedView::place`].
+#[derive(Clone, Debug)]
+pub struct ViewPlace {
+    _held: Weak<OnceLock<Value>>,
 }
 
 impl Default for ContainerView {
@@ -335,6 +342,24 @@ mod tests {
         ] {
             assert!(!SharedContainer::new(context).is_empty());
         }
+    }
+
+    #[test]
+    fn a_views_place_outlives_the_view_but_not_its_contents() {
+        let shared = SharedContainer::new(ContainerContext {
+            id: Some("0123456789ab".into()),
+            ..Default::default()
+        });
+        let mut event = Event::default();
+        event.share_container(&shared);
+        let view = event.shared_view().expect("shared").clone();
+        assert!(event.container_view().is_some(), "the view is built");
+        let (place, addr) = (view.place(), view.addr());
+        let other = Event::default();
+        assert!(other.shared_view().is_none());
+        drop((view, event, shared));
+        assert!(place._held.upgrade().is_none(), "the view is freed");
+        assert_eq!(place._held.as_ptr() as usize, addr, "its address is held");
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod tree;
 mod value_ref;
 
 pub use container::{image_registry, ContainerContext, Mount};
-pub use event::{Event, Origin, SharedContainer, SharedView, CONTAINER_PREFIX};
+pub use event::{Event, Origin, SharedContainer, SharedView, ViewPlace, CONTAINER_PREFIX};
 pub use fields::{FieldName, Fields, IntoIter as FieldsIntoIter, Iter as FieldsIter};
 pub use logsource::LogSource;
 pub use names::short_eq;

@@ -33,7 +33,7 @@ enum Source<'a> {
     Container,
 }
 use contraband_event::{
-    visit_strings, Event, FieldPlaces, LogSource, SharedView, Value, ValueRef, CONTAINER_PREFIX,
+    visit_strings, Event, FieldPlaces, LogSource, Value, ValueRef, ViewPlace, CONTAINER_PREFIX,
 };
 
 use crate::compile::FieldLiteral;
@@ -96,14 +96,15 @@ pub struct PrefilterScratch {
 /// The rule slots a shared container context's text marked.
 #[derive(Clone, Debug)]
 struct ContainerMarks {
-    /// Held so that its address, the key, names it alone while kept.
-    _view: SharedView,
+    /// Held so that the view's address, the key, names it alone while
+    /// kept; not the view itself, which may be large and long gone.
+    _place: ViewPlace,
     marks: Box<[u32]>,
 }
 
 /// Container contexts whose marks a scratch keeps (then it starts over): a
 /// stream's events come from a few hundred containers. As many as the
-/// JSON decoder keeps shared, whose views these hold.
+/// JSON decoder keeps shared.
 const CONTAINERS_KEPT: usize = 1024;
 
 /// Prefilters whose field places a scratch keeps: one per logsource the
@@ -314,7 +315,7 @@ impl Prefilter {
                             }
                             if found.len() <= MEMO_MAX_MARKS {
                                 let kept = ContainerMarks {
-                                    _view: view.clone(),
+                                    _place: view.place(),
                                     marks: found.as_slice().into(),
                                 };
                                 containers.insert(key, kept);
