@@ -895,6 +895,87 @@ mod tests {
         assert_eq!(fired, records.len() / 2);
     }
 
+    mod streams {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        /// Records of one stream with the keyword rules' words in their
+        /// values: names from a small pool in any order, numbers, booleans,
+        /// lists, and container contexts from a few; each record twice in
+        /// a row (the decoder keeps the shape of a record met again).
+        fn records() -> impl Strategy<Value = Vec<serde_json::Value>> {
+            let text = prop_oneof![
+                Just("nc --listen"),
+                Just("mimikatz"),
+                Just("ls"),
+                Just("31337"),
+                Just("x a-rather-long-literal-past-sixteen-bytes"),
+                Just("x a-rather-long-literal-past-sixteen"),
+            ];
+            let value = prop_oneof![
+                text.prop_map(|t| json!(t)),
+                Just(json!(31337)),
+                Just(json!(12)),
+                Just(json!(true)),
+                Just(json!(null)),
+                Just(json!(["listen", 31337])),
+            ];
+            let name = prop_oneof![
+                Just("CommandLine"),
+                Just("Image"),
+                Just("Note"),
+                Just("Pid")
+            ];
+            let container = prop_oneof![
+                Just(None),
+                Just(Some(
+                    json!({"id": "c1", "image": "registry.evil.example/m:1"})
+                )),
+                Just(Some(
+                    json!({"id": "c2", "image": "other/m:1", "name": "mimikatz"})
+                )),
+            ];
+            let record = (prop::collection::vec((name, value), 0..5), container).prop_map(
+                |(pairs, container)| {
+                    let mut map = serde_json::Map::new();
+                    for (k, v) in pairs {
+                        map.insert(k.to_string(), v);
+                    }
+                    if let Some(c) = container {
+                        map.insert("container".into(), c);
+                    }
+                    serde_json::Value::Object(map)
+                },
+            );
+            prop::collection::vec(record, 1..8)
+                .prop_map(|rs| rs.into_iter().flat_map(|r| [r.clone(), r]).collect())
+        }
+
+        proptest! {
+            /// Two prefilters numbering their rules differently take turns
+            /// with one scratch over a decoded stream: what either passes
+            /// is what evaluating every rule finds.
+            #[test]
+            fn a_keyword_scan_of_any_stream_changes_no_result(records in records()) {
+                let mut events = crate::test_support::decoded_stream(&records);
+                for e in &mut events {
+                    e.logsource = event_logsource();
+                }
+                let sets = [keyword_rules(true), keyword_rules(false)];
+                let prefilters = sets.each_ref().map(Prefilter::new);
+                let mut scratch = PrefilterScratch::default();
+                for event in &events {
+                    for (set, pf) in sets.iter().zip(&prefilters) {
+                        let mut filtered = Vec::new();
+                        set.matches_prefiltered(event, pf, &mut scratch, &mut filtered);
+                        prop_assert_eq!(filtered, set.matches(event));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_container_text_is_kept_apart_from_the_same_text_elsewhere() {
         let set = keyword_rules(false);
