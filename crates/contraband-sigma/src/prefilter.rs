@@ -237,8 +237,7 @@ impl Prefilter {
             bits[w] |= 1 << (r % 64);
         };
         let mut scan_text = |from: Source, v: ValueRef<'_>| {
-            if !self.scalar_literals && is_number_or_bool(v) {
-                // No literal fits in the text of a number or a boolean.
+            if !self.may_hold_literals(v) {
                 return ControlFlow::Continue(());
             }
             let _ = with_text(v, |text| {
@@ -295,7 +294,7 @@ impl Prefilter {
                         } else {
                             found.clear();
                             let _ = visit_strings(c.into(), &mut |v| {
-                                if self.scalar_literals || !is_number_or_bool(v) {
+                                if self.may_hold_literals(v) {
                                     let _ = with_text(v, |text| {
                                         self.marks_in(ac, text, Source::Container, |r| {
                                             found.push(r)
@@ -353,6 +352,13 @@ impl Prefilter {
                 });
             }
         }
+    }
+
+    /// Whether a literal could be found in scalar `v`'s text: not when it
+    /// is a number or a boolean and no literal fits in one.
+    #[inline(always)]
+    fn may_hold_literals(&self, v: ValueRef<'_>) -> bool {
+        self.scalar_literals || !is_number_or_bool(v)
     }
 
     /// Calls `mark` with each rule slot a literal found in `text` (from
@@ -938,14 +944,8 @@ mod tests {
             ];
             let record = (prop::collection::vec((name, value), 0..5), container).prop_map(
                 |(pairs, container)| {
-                    let mut map = serde_json::Map::new();
-                    for (k, v) in pairs {
-                        map.insert(k.to_string(), v);
-                    }
-                    if let Some(c) = container {
-                        map.insert("container".into(), c);
-                    }
-                    serde_json::Value::Object(map)
+                    let container = container.map(|c| ("container", c));
+                    crate::test_support::object(pairs.into_iter().chain(container))
                 },
             );
             prop::collection::vec(record, 1..8)
