@@ -716,13 +716,7 @@ mod tests {
                 ),
                 0..5,
             )
-            .prop_map(|pairs| {
-                let mut map = serde_json::Map::new();
-                for (k, v) in pairs {
-                    map.insert(k.to_string(), v);
-                }
-                serde_json::Value::Object(map)
-            });
+            .prop_map(crate::test_support::object);
             prop::collection::vec(record, 1..8)
                 .prop_map(|rs| rs.into_iter().flat_map(|r| [r.clone(), r]).collect())
         }

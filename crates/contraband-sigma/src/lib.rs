@@ -127,6 +127,14 @@ impl Default for Limits {
 mod test_support {
     use contraband_event::Event;
 
+    /// The JSON object of `pairs`, in order; a name met again keeps its
+    /// place and takes the later value.
+    pub(crate) fn object<'n>(
+        pairs: impl IntoIterator<Item = (&'n str, serde_json::Value)>,
+    ) -> serde_json::Value {
+        serde_json::Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
     /// Records read by the JSON decoder, one a line, as one stream: the
     /// decoder keeps the shapes of the records it meets again, and shares
     /// one container context among the records naming it alike.
