@@ -634,6 +634,41 @@ fn legacy_global_collections() {
 }
 
 #[test]
+fn legacy_repeat_and_reset_collections() {
+    // `repeat` takes the document before it (itself a repeat here) with
+    // changes; `reset` forgets both the global and that document.
+    let yaml = "title: a\nlogsource: {product: test}\ndetection: {s: {x: 1}, condition: s}\n---\n\
+                action: repeat\ntitle: b\ndetection: {s: {x: 2}}\n---\n\
+                action: repeat\ntitle: c\ndetection: {s: {y: 3}}\n---\n\
+                action: reset\n---\n\
+                action: repeat\ntitle: d\n";
+    let r = load_with(LoadOptions::default(), yaml);
+    let titles: Vec<&str> = r
+        .ruleset
+        .rules()
+        .iter()
+        .map(|rule| rule.meta.title.as_str())
+        .collect();
+    assert_eq!(titles, ["a", "b", "c"]);
+    assert_eq!(r.ruleset.matches(&event(json!({"x": 2}))), vec![1]);
+    // the second repeat merged into the first: `s` keeps x: 2 and adds y: 3
+    assert_eq!(
+        r.ruleset.matches(&event(json!({"x": 2, "y": 3}))),
+        vec![1, 2]
+    );
+    assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+    assert_eq!(r.failures[0].document, 4);
+    assert!(
+        r.failures[0]
+            .error
+            .to_string()
+            .contains("`repeat` without a previous document"),
+        "{}",
+        r.failures[0].error
+    );
+}
+
+#[test]
 fn metadata_is_parsed() {
     let yaml = "title: T\nid: abc\nname: nm\nstatus: test\nlevel: high\ndescription: d\nauthor: me\ndate: 2024-01-02\n\
                 modified: 2024/02/03\ntaxonomy: sigma\nscope: [server]\nreferences: [r1]\ntags: [attack.t1610]\nfalsepositives: [none]\nfields: [Image]\n\
