@@ -7,6 +7,7 @@
 //! runs it once as a smoke test.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use contraband_engine::load::{load_engine, RuleSources};
 use contraband_engine::{Engine, Hit, RuleInfo, Scratch};
@@ -371,7 +372,7 @@ fn encoded_powershell() -> Event {
 
 /// The rules `engine` fires on `event`, each with an alert that names what
 /// matched.
-fn fired(engine: &Engine, event: &Event) -> Vec<RuleInfo> {
+fn fired(engine: &Engine, event: &Event) -> Vec<Arc<RuleInfo>> {
     let mut hits = Vec::new();
     engine.detect(event, &mut Scratch::default(), &mut hits);
     hits.iter()
@@ -387,7 +388,7 @@ fn fired(engine: &Engine, event: &Event) -> Vec<RuleInfo> {
         .collect()
 }
 
-fn titles(rules: &[RuleInfo]) -> Vec<&str> {
+fn titles(rules: &[Arc<RuleInfo>]) -> Vec<&str> {
     rules.iter().map(|r| r.title.as_str()).collect()
 }
 

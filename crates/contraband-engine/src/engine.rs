@@ -17,20 +17,21 @@ use contraband_sigma::{
     RuleSet, Selection, SelectionKey,
 };
 
-use crate::alert::{Alert, RuleInfo, StrategyInfo};
+use crate::alert::{Alert, Attack, RuleInfo, StrategyInfo};
 use crate::level::Level;
 use crate::strategy::Strategy;
 
-/// What an alert says about a rule, computed once at load.
+/// What an alert says about a rule, computed once at load and shared by
+/// the rule's alerts.
 #[derive(Debug, Clone)]
 struct RuleCard {
-    info: RuleInfo,
-    tags: Vec<String>,
-    strategy: Option<StrategyInfo>,
+    info: Arc<RuleInfo>,
+    attack: Arc<Attack>,
+    strategy: Option<Arc<StrategyInfo>>,
 }
 
 impl RuleCard {
-    fn new(meta: &RuleMeta, strategy_of: &HashMap<&str, StrategyInfo>) -> RuleCard {
+    fn new(meta: &RuleMeta, strategy_of: &HashMap<&str, Arc<StrategyInfo>>) -> RuleCard {
         let id = meta
             .id
             .clone()
@@ -38,21 +39,21 @@ impl RuleCard {
             .unwrap_or_else(|| meta.title.clone());
         RuleCard {
             strategy: strategy_of.get(id.as_str()).cloned(),
-            info: RuleInfo {
+            info: Arc::new(RuleInfo {
                 level: rule_level(meta),
                 title: meta.title.clone(),
                 status: meta.status.clone(),
                 description: meta.description.clone(),
                 id,
-            },
-            tags: meta.tags.clone(),
+            }),
+            attack: Arc::new(Attack::from_tags(meta.tags.iter().map(String::as_str))),
         }
     }
 
     fn alert(&self, event: &Event, matched: Map<String, Value>) -> Alert {
         Alert::new(
             self.info.clone(),
-            self.tags.iter().map(String::as_str),
+            self.attack.clone(),
             self.strategy.clone(),
             event,
             matched,
@@ -110,10 +111,13 @@ pub struct Hit {
 
 impl Engine {
     pub fn new(rules: RuleSet, strategies: Vec<Strategy>) -> Engine {
-        let mut strategy_of: HashMap<&str, StrategyInfo> = HashMap::new();
+        let mut strategy_of: HashMap<&str, Arc<StrategyInfo>> = HashMap::new();
         for s in &strategies {
+            let info = Arc::new(StrategyInfo::from(s));
             for rule in &s.rules {
-                strategy_of.entry(rule.as_str()).or_insert_with(|| s.into());
+                strategy_of
+                    .entry(rule.as_str())
+                    .or_insert_with(|| info.clone());
             }
         }
         let cards = rules

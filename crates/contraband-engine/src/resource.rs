@@ -21,12 +21,13 @@
 //! baselines, least recently seen evicted first.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
 
-use crate::alert::{Alert, RuleInfo, StrategyInfo};
+use crate::alert::{Alert, Attack, RuleInfo, StrategyInfo};
 use crate::level::Level;
 use crate::strategy::Strategy;
 
@@ -173,7 +174,7 @@ enum Metric {
 /// The stateful detector; feed it samples in (roughly) time order.
 pub struct ResourceDetector {
     config: ResourceConfig,
-    strategy: Option<StrategyInfo>,
+    strategy: Option<Arc<StrategyInfo>>,
     tracks: HashMap<String, Track>,
     images: HashMap<String, Baseline>,
     tick: u64,
@@ -194,7 +195,7 @@ impl ResourceDetector {
                         .any(|t| t.id.eq_ignore_ascii_case("T1496"))
                 })
             })
-            .map(StrategyInfo::from);
+            .map(|s| Arc::new(StrategyInfo::from(s)));
         ResourceDetector {
             config,
             strategy,
@@ -471,14 +472,14 @@ impl ResourceDetector {
                 .unwrap_or_default()
         );
         Alert::new(
-            RuleInfo {
+            Arc::new(RuleInfo {
                 id: RESOURCE_RULE_ID.into(),
                 title: RESOURCE_RULE_TITLE.into(),
                 level: Level::High,
                 status: Some("experimental".into()),
                 description: Some(description),
-            },
-            tags,
+            }),
+            Arc::new(Attack::from_tags(tags)),
             self.strategy.clone(),
             &event,
             matched,

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use contraband_engine::{Alert, Level, RawEvent, RuleInfo};
+use contraband_engine::{Alert, Attack, Level, RawEvent, RuleInfo};
 use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
 use contraband_sinks::{sink, Format, TableOptions};
 use serde_json::{json, Map, Value};
@@ -46,14 +46,17 @@ fn alert(level: Level) -> Alert {
     let mut matched = Map::new();
     matched.insert("Image".into(), "/usr/bin/hashcat".into());
     Alert::new(
-        RuleInfo {
+        Arc::new(RuleInfo {
             id: "5d2c".into(),
             title: "Password cracker in a container".into(),
             level,
             status: Some("test".into()),
             description: None,
-        },
-        ["attack.t1110.002", "attack.credential-access"],
+        }),
+        Arc::new(Attack::from_tags([
+            "attack.t1110.002",
+            "attack.credential-access",
+        ])),
         None,
         &event,
         matched,
