@@ -19,7 +19,7 @@ impl JsonLines {
     /// record is kept on one line, see `RawEvent::of`).
     pub fn alerts(out: Box<dyn Write + Send>) -> JsonLines {
         JsonLines {
-            out: BufWriter::new(out),
+            out: crate::buffered(out),
             to_value: None,
         }
     }
@@ -27,7 +27,7 @@ impl JsonLines {
     /// Each alert in another shape (OCSF, Falco), built as a JSON value.
     pub fn shaped(out: Box<dyn Write + Send>, to_value: ToValue) -> JsonLines {
         JsonLines {
-            out: BufWriter::new(out),
+            out: crate::buffered(out),
             to_value: Some(to_value),
         }
     }
@@ -60,7 +60,7 @@ pub struct JsonArray {
 impl JsonArray {
     pub fn new(out: Box<dyn Write + Send>) -> JsonArray {
         JsonArray {
-            out: BufWriter::new(out),
+            out: crate::buffered(out),
             written: 0,
         }
     }

@@ -9,7 +9,7 @@ mod json;
 mod ocsf;
 mod table;
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::str::FromStr;
 
 use contraband_engine::Alert;
@@ -59,6 +59,13 @@ impl FromStr for Format {
             }
         })
     }
+}
+
+/// The buffer in front of a sink's output. Standard output is line-buffered
+/// behind it, so each full buffer costs about two `write` calls: at the
+/// default 8 KiB a hunt writing 78 MB of JSON Lines made ~20,000 of them.
+fn buffered(out: Box<dyn Write + Send>) -> BufWriter<Box<dyn Write + Send>> {
+    BufWriter::with_capacity(64 * 1024, out)
 }
 
 /// Build the sink for `format` writing to `out`.

@@ -39,7 +39,7 @@ pub struct TableSink {
 impl TableSink {
     pub fn new(out: Box<dyn Write + Send>, options: TableOptions) -> TableSink {
         TableSink {
-            out: BufWriter::new(out),
+            out: crate::buffered(out),
             options,
             header_written: false,
         }
