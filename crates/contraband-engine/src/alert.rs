@@ -29,9 +29,9 @@ pub struct Alert {
     pub strategy: Option<Arc<StrategyInfo>>,
     pub attack: Arc<Attack>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+    pub host: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerContext>,
+    pub container: Option<Arc<ContainerContext>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
     /// Field name → the event value that satisfied the rule.
@@ -74,12 +74,7 @@ impl Alert {
             .unwrap_or_default();
         // The lifecycle verb is not part of the finding: a privileged
         // container seen on create, start and inspect is one finding.
-        let finding: Map<String, Value> = matched
-            .iter()
-            .filter(|(k, _)| !LIFECYCLE_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let matched_text = serde_json::to_string(&finding).unwrap_or_default();
+        let matched_text = serde_json::to_string(&Finding(&matched)).unwrap_or_default();
         let dedup_key = stable_hash([
             rule.id.as_bytes(),
             host.as_bytes(),
@@ -93,8 +88,8 @@ impl Alert {
             rule,
             strategy,
             attack,
-            host: event.host.as_deref().map(str::to_string),
-            container: event.container.as_deref().cloned(),
+            host: event.host.clone(),
+            container: event.container.clone(),
             process: Process::of(event),
             matched,
             logsource: event.logsource.clone(),
@@ -107,6 +102,20 @@ impl Alert {
 /// Matched fields that say which lifecycle step an engine event was, not
 /// what was found; left out of the dedup key.
 const LIFECYCLE_FIELDS: [&str; 3] = ["Action", "Type", "verb"];
+
+/// The matched fields less the lifecycle ones, written as a JSON object
+/// without copying them into a map of their own.
+struct Finding<'a>(&'a Map<String, Value>);
+
+impl Serialize for Finding<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.0
+                .iter()
+                .filter(|(k, _)| !LIFECYCLE_FIELDS.contains(&k.as_str())),
+        )
+    }
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleInfo {
@@ -274,6 +283,37 @@ pub(crate) fn stable_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn alert_on(matched: serde_json::Value) -> Alert {
+        let mut event = Event::new(
+            LogSource::new(Some("docker"), None, None),
+            Timestamp(1_700_000_000_000_000_000),
+            Map::new(),
+        );
+        event.host = Some("node-1".into());
+        let rule = Arc::new(RuleInfo {
+            id: "r1".into(),
+            title: "t".into(),
+            level: Level::High,
+            status: None,
+            description: None,
+        });
+        let matched = matched.as_object().cloned().unwrap_or_default();
+        Alert::new(rule, Arc::default(), None, &event, matched)
+    }
+
+    #[test]
+    fn dedup_key_leaves_out_lifecycle_fields_and_keeps_its_form() {
+        let create = alert_on(serde_json::json!({"Action": "create", "Privileged": true}));
+        let start = alert_on(serde_json::json!({"Action": "start", "Privileged": true}));
+        let other = alert_on(serde_json::json!({"Action": "start", "Privileged": false}));
+        assert_eq!(create.dedup_key, start.dedup_key);
+        assert_ne!(start.dedup_key, other.dedup_key);
+        // Keys fold repeats across runs and versions: the finding is
+        // hashed as compact JSON after the rule, host and container ids.
+        let want = stable_hash([b"r1".as_slice(), b"node-1", b"", br#"{"Privileged":true}"#]);
+        assert_eq!(create.dedup_key, want);
+    }
 
     #[test]
     fn attack_tags() {

@@ -64,7 +64,7 @@ impl Sink for CsvSink {
                 .unwrap_or_default(),
             a.attack.techniques.join(" "),
             a.attack.tactics.join(" "),
-            text(a.host.as_ref()),
+            a.host.as_deref().unwrap_or_default().to_string(),
             text(container.and_then(|c| c.id.as_ref())),
             text(container.and_then(|c| c.name.as_ref())),
             text(container.and_then(|c| c.image.as_ref())),

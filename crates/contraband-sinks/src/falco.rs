@@ -74,7 +74,7 @@ pub fn falco_event(a: &Alert) -> Value {
         "rule": a.rule.title,
         "time": a.time.to_rfc3339(),
         "source": source,
-        "hostname": a.host.clone().unwrap_or_default(),
+        "hostname": a.host.as_deref().unwrap_or_default(),
         "tags": tags,
         "output_fields": fields,
     })
