@@ -14,6 +14,10 @@
 //! A nested object or array is kept the same way, as a tree of places in
 //! the record (see [`crate::TreeBuilder`]). Readers walk [`ValueRef`]s;
 //! readers that want JSON get it built on first ask.
+//!
+//! A field is plain data (names and JSON values live in lists beside the
+//! fields): dropping an event empties its field list without a walk over
+//! each field's drop glue.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -41,34 +45,36 @@ pub struct Fields {
     /// The names of `entries[..shaped]` (a shape has at most 64).
     shape: Option<Arc<Shape>>,
     shaped: u8,
-    entries: Vec<Entry>,
-    /// Where the names of `entries[shaped..]`, the fields' own, are
-    /// (positions counted from `shaped`).
-    own: NameTable,
+    /// The values, in order.
+    entries: Vec<Slot>,
+    /// The names of `entries[shaped..]`, the fields' own.
+    own: Option<Box<OwnNames>>,
     /// Whether some name contains a dot, found on first need (most
     /// events are never asked): with none, a dotted path can only mean
     /// nesting, and resolving it takes one lookup per level.
     dotted: Dotted,
-    /// The record [`Slot::Text`] values are places in, and the nodes of
-    /// [`Slot::Tree`] values.
+    /// The record [`Slot::Text`] values are places in, the nodes of
+    /// [`Slot::Tree`] values and the values of [`Slot::Json`] ones.
     backing: Backing,
+    /// Text and tree values as JSON, for readers that ask for `&Value`.
+    built: Built,
 }
 
-/// One field of [`Fields`] (its iterators' storage).
-#[derive(Clone)]
-struct Entry {
-    /// The field's own name; `None` for one its fields' shape names.
-    name: Option<Name>,
-    value: Slot,
+/// Names of fields past their shape's, in order, and where each is.
+/// Boxed: most events of a stream are named by a shape alone, and every
+/// event is moved several times.
+#[derive(Clone, Default)]
+struct OwnNames {
+    names: Vec<Name>,
+    table: NameTable,
 }
 
 thread_local! {
-    /// Field lists of dropped [`Fields`] (see [`crate::spare`]). An
-    /// [`Entry`] is 96 bytes: a `Value` with ordered objects is 72.
-    static SPARE_ENTRIES: SpareLists<Entry> = const { SpareLists::new() };
+    /// Field lists of dropped [`Fields`] (see [`crate::spare`]).
+    static SPARE_ENTRIES: SpareLists<Slot> = const { SpareLists::new() };
 }
 
-/// The largest field list kept: 64 x 96 bytes.
+/// The largest field list kept: 64 x 12 bytes.
 const SPARE_LIST_ROOM: usize = 64;
 
 impl Drop for Fields {
@@ -78,6 +84,22 @@ impl Drop for Fields {
             std::mem::take(&mut self.entries),
             SPARE_LIST_ROOM,
         );
+    }
+}
+
+/// The JSON form of each field held as text or a tree, built on first
+/// ask ([`Fields::get`], [`Fields::iter`]): one cell per field, made when
+/// the first is asked for (most events never are), and forgotten whenever
+/// the fields change.
+#[derive(Clone, Default)]
+struct Built(OnceLock<Box<[OnceLock<Value>]>>);
+
+impl Built {
+    /// The cell of field `i` of `len`.
+    fn cell(&self, i: usize, len: usize) -> Option<&OnceLock<Value>> {
+        self.0
+            .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect())
+            .get(i)
     }
 }
 
@@ -107,25 +129,16 @@ impl Clone for Dotted {
 }
 
 /// A field's value: JSON, or a plain string left in the record until a
-/// reader asks for it as JSON.
-#[derive(Clone)]
+/// reader asks for it as JSON, or a tree of such places. Plain data: what
+/// it names lives in [`Fields::backing`].
+#[derive(Clone, Copy, Debug)]
 enum Slot {
-    Json(Value),
-    Text {
-        /// Byte range in the record of [`Fields::backing`], checked when
-        /// it was set.
-        start: u32,
-        end: u32,
-        /// The string as JSON, once asked for. Boxed so a slot is no
-        /// larger than a `Value` (the list of fields stays small enough
-        /// for glibc's per-thread cache).
-        json: OnceLock<Box<Value>>,
-    },
-    /// An object or array: node `root` of [`Fields::backing`]'s tree.
-    Tree {
-        root: u32,
-        json: OnceLock<Box<Value>>,
-    },
+    /// Value `i` of the backing's JSON values.
+    Json(u32),
+    /// Byte range in the backing's record, checked when it was set.
+    Text { start: u32, end: u32 },
+    /// An object or array: node `root` of the backing's tree.
+    Tree { root: u32 },
 }
 
 /// What a field a decoder reads next is named: the next name of its
@@ -145,7 +158,10 @@ impl Fields {
     /// this thread when there is one: a record's list is larger than what
     /// glibc serves quickly from its per-thread cache.
     pub fn with_capacity(n: usize) -> Fields {
-        Fields::with_backing(n, Backing::default())
+        let mut fields = Fields::with_backing(n, Backing::default());
+        // Without a record every value is held as JSON.
+        fields.backing.jsons.reserve(n);
+        fields
     }
 
     /// Room for `n` fields whose values may stay in `record`
@@ -154,6 +170,7 @@ impl Fields {
         let backing = Backing {
             record: Some(record),
             nodes: Vec::new(),
+            jsons: Vec::new(),
         };
         Fields::with_backing(n, backing)
     }
@@ -163,9 +180,10 @@ impl Fields {
             shape: None,
             shaped: 0,
             entries: spare::take(&SPARE_ENTRIES, n),
-            own: NameTable::default(),
+            own: None,
             dotted: Dotted::default(),
             backing,
+            built: Built::default(),
         }
     }
 
@@ -199,16 +217,10 @@ impl Fields {
                 return found;
             }
         }
-        let shaped = self.shaped();
-        if self.entries.len() == shaped {
-            return None;
-        }
-        let entries = &self.entries;
-        self.own
-            .find(key, tag, usize::MAX, |j| {
-                entries.get(shaped + j)?.name.as_ref()
-            })
-            .map(|j| shaped + j)
+        let own = self.own.as_deref()?;
+        own.table
+            .find(key, tag, usize::MAX, |j| own.names.get(j))
+            .map(|j| self.shaped() + j)
     }
 
     /// Where `key` is among the fields, for [`Fields::value_at`]: the same
@@ -220,52 +232,58 @@ impl Fields {
     /// The value at `position` (see [`Fields::position_of`]), as it is held.
     #[inline]
     pub fn value_at(&self, position: usize) -> Option<ValueRef<'_>> {
-        self.entries.get(position).map(|e| self.value_ref(&e.value))
+        self.entries.get(position).map(|&s| self.value_ref(s))
     }
 
     /// The value of `key` as JSON (a string kept as text is built now, once).
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key)
-            .map(|i| self.json(&self.entries[i].value))
+        self.position(key).map(|i| self.json(i))
     }
 
     /// The value of `key`, as it is held.
     #[inline]
     pub fn get_ref(&self, key: &str) -> Option<ValueRef<'_>> {
-        self.position(key)
-            .map(|i| self.value_ref(&self.entries[i].value))
+        self.position(key).map(|i| self.value_ref(self.entries[i]))
     }
 
     #[inline]
-    fn value_ref<'a>(&'a self, slot: &'a Slot) -> ValueRef<'a> {
+    fn value_ref(&self, slot: Slot) -> ValueRef<'_> {
         slot_ref(&self.backing, slot)
     }
 
-    fn json<'a>(&'a self, slot: &'a Slot) -> &'a Value {
-        match slot {
-            Slot::Json(v) => v,
-            Slot::Text { json, .. } | Slot::Tree { json, .. } => {
-                json.get_or_init(|| Box::new(self.value_ref(slot).to_value()))
-            }
+    /// Field `i`'s value as JSON.
+    fn json(&self, i: usize) -> &Value {
+        let slot = self.entries[i];
+        if let Slot::Json(j) = slot {
+            return self.backing.json(j);
+        }
+        // Every change empties the cells, so there is one for each field.
+        match self.built.cell(i, self.entries.len()) {
+            Some(cell) => cell.get_or_init(|| self.value_ref(slot).to_value()),
+            None => self.backing.json(u32::MAX),
         }
     }
 
-    fn take_json(&self, slot: Slot) -> Value {
-        slot_into_json(&self.backing, slot)
+    /// The fields changed (a value, a name, their number): JSON built for
+    /// them may be stale, and is forgotten.
+    #[inline]
+    fn changed(&mut self) {
+        if self.built.0.get().is_some() {
+            self.built = Built::default();
+        }
     }
 
-    /// The name of `entry`, at position `i`.
+    /// The name of field `i`.
     #[inline]
-    fn name_of<'a>(&'a self, i: usize, entry: &'a Entry) -> &'a str {
-        self.shared_name_of(i, entry).map_or("", |n| &**n)
+    fn name_of(&self, i: usize) -> &str {
+        self.shared_name_of(i).map_or("", |n| &**n)
     }
 
-    /// [`Fields::name_of`], shared. Always `Some`: an entry without a name
-    /// of its own is one the shape names.
+    /// [`Fields::name_of`], shared. `Some` for every field.
     #[inline]
-    fn shared_name_of<'a>(&'a self, i: usize, entry: &'a Entry) -> Option<&'a Arc<str>> {
-        match &entry.name {
-            Some(name) => Some(&name.text),
+    fn shared_name_of(&self, i: usize) -> Option<&Arc<str>> {
+        match i.checked_sub(self.shaped()) {
+            Some(j) => self.own_names().get(j).map(|n| &n.text),
             None => shape_name(self.shape.as_deref(), i),
         }
     }
@@ -276,15 +294,14 @@ impl Fields {
             self.shape
                 .as_ref()
                 .is_some_and(|s| s.first_dot < self.shaped())
-                || self.own_names().any(|n| has_dot(n.text.as_bytes()))
+                || self.own_names().iter().any(|n| has_dot(n.text.as_bytes()))
         })
     }
 
-    /// The fields' own names, in order.
-    fn own_names(&self) -> impl Iterator<Item = &Name> {
-        self.entries[self.shaped()..]
-            .iter()
-            .filter_map(|e| e.name.as_ref())
+    /// The names of the fields past the shape's, in order.
+    #[inline]
+    fn own_names(&self) -> &[Name] {
+        self.own.as_deref().map_or(&[], |own| &own.names)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -298,7 +315,8 @@ impl Fields {
         key: K,
         value: Value,
     ) -> Option<Value> {
-        self.insert_slot(key, Slot::Json(value))
+        let slot = Slot::Json(self.backing.keep_json(value));
+        self.insert_slot(key, slot)
     }
 
     /// Sets field `name` to the string at `range` of the record these
@@ -312,7 +330,6 @@ impl Fields {
         let slot = Slot::Text {
             start: u32::try_from(range.start).ok()?,
             end: u32::try_from(range.end).ok()?,
-            json: OnceLock::new(),
         };
         self.set_slot(name, slot)
     }
@@ -324,18 +341,15 @@ impl Fields {
         if root as usize >= self.backing.nodes.len() {
             return None;
         }
-        let slot = Slot::Tree {
-            root,
-            json: OnceLock::new(),
-        };
-        self.set_slot(name, slot)
+        self.set_slot(name, Slot::Tree { root })
     }
 
     /// Sets field `name` to `value` (`None`, and nothing set, as for
     /// [`Fields::set_text`]).
     #[inline]
     pub fn set_json(&mut self, name: FieldName<'_>, value: Value) -> Option<()> {
-        self.set_slot(name, Slot::Json(value))
+        let slot = Slot::Json(self.backing.keep_json(value));
+        self.set_slot(name, slot)
     }
 
     #[inline(always)]
@@ -347,6 +361,12 @@ impl Fields {
                 Some(())
             }
         }
+    }
+
+    /// What the fields' values are read from (for tests of the tree).
+    #[cfg(test)]
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
     }
 
     /// A builder of a nested value of the record these fields are
@@ -362,8 +382,9 @@ impl Fields {
     ) -> Option<Value> {
         let tag = tag(key.as_ref());
         if let Some(i) = self.position_tagged(key.as_ref(), tag) {
-            let old = std::mem::replace(&mut self.entries[i].value, value);
-            return Some(self.take_json(old));
+            self.changed();
+            let old = std::mem::replace(&mut self.entries[i], value);
+            return Some(slot_into_json(&mut self.backing, old));
         }
         self.push_new(tag, key.into(), value);
         None
@@ -373,24 +394,26 @@ impl Fields {
     pub fn insert_if_absent(&mut self, key: &str, value: Value) {
         let tag = tag(key);
         if self.position_tagged(key, tag).is_none() {
-            self.push_new(tag, Arc::from(key), Slot::Json(value));
+            let slot = Slot::Json(self.backing.keep_json(value));
+            self.push_new(tag, Arc::from(key), slot);
         }
     }
 
     /// Appends a name known to be absent (with its [`tag`]).
     fn push_new(&mut self, tag: u32, name: Arc<str>, value: Slot) {
         self.dotted = Dotted::default();
+        self.changed();
         let mut name = Name::new(tag, name);
-        let own = &self.entries[self.shaped()..];
-        self.own.push(
-            &mut name,
-            own.len(),
-            own.iter().filter_map(|e| e.name.as_ref()),
-        );
-        self.entries.push(Entry {
-            name: Some(name),
-            value,
+        let room = self.entries.capacity() - self.shaped();
+        let own = self.own.get_or_insert_with(|| {
+            Box::new(OwnNames {
+                names: Vec::with_capacity(room),
+                table: NameTable::default(),
+            })
         });
+        own.table.push(&mut name, own.names.len(), own.names.iter());
+        own.names.push(name);
+        self.entries.push(value);
     }
 
     /// Removes `key`, keeping the others in order.
@@ -399,20 +422,25 @@ impl Fields {
         if i < self.shaped() {
             self.unshare();
         }
-        let Entry { value, .. } = self.entries.remove(i);
+        let value = self.entries.remove(i);
+        // Past the shape (all of them, once unshared): an own name.
+        if let Some(own) = self.own.as_deref_mut() {
+            own.names.remove(i - usize::from(self.shaped));
+        }
         self.dotted = Dotted::default();
+        self.changed();
         // Positions after `i` moved; removals are rare (a decoder taking
         // out a key it handles itself), so linking afresh is fine.
         self.link_own();
-        Some(self.take_json(value))
+        Some(slot_into_json(&mut self.backing, value))
     }
 
     /// Gives every field its own name, leaving the shape.
     fn unshare(&mut self) {
         if let Some(shape) = self.shape.take() {
-            for (e, name) in self.entries.iter_mut().zip(&shape.names) {
-                e.name.get_or_insert_with(|| name.clone());
-            }
+            let shaped = shape.names.iter().take(self.shaped()).cloned();
+            let own = self.own.get_or_insert_with(Box::default);
+            own.names.splice(0..0, shaped);
         }
         self.shaped = 0;
         self.link_own();
@@ -420,8 +448,9 @@ impl Fields {
 
     /// Builds the table of the fields' own names afresh.
     fn link_own(&mut self) {
-        let own = &mut self.entries[usize::from(self.shaped)..];
-        self.own = NameTable::of(own.len(), own.iter_mut().filter_map(|e| e.name.as_mut()));
+        if let Some(own) = self.own.as_deref_mut() {
+            own.table = NameTable::of(own.names.len(), own.names.iter_mut());
+        }
     }
 
     /// Is `name` the next name of these fields' shape (which named all of
@@ -456,12 +485,10 @@ impl Fields {
         if self.shape.as_ref()?.len() <= shaped || self.entries.len() != shaped {
             return None;
         }
-        self.entries.push(Entry {
-            name: None,
-            value: slot,
-        });
+        self.entries.push(slot);
         self.shaped += 1;
         self.dotted = Dotted::default();
+        self.changed();
         Some(())
     }
 
@@ -498,10 +525,7 @@ impl Fields {
 
     /// The names, in order, as shared.
     fn names_shared(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| self.shared_name_of(i, e))
+        (0..self.len()).filter_map(|i| self.shared_name_of(i))
     }
 
     /// Names and values as JSON (strings kept as text are built now, once).
@@ -515,19 +539,16 @@ impl Fields {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (self.name_of(i, e), self.value_ref(&e.value)))
+            .map(|(i, &s)| (self.name_of(i), self.value_ref(s)))
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.name_of(i, e))
+        (0..self.len()).map(|i| self.name_of(i))
     }
 
     /// Values as they are held (see [`Fields::refs`]).
     pub fn values(&self) -> impl ExactSizeIterator<Item = ValueRef<'_>> {
-        self.entries.iter().map(|e| self.value_ref(&e.value))
+        self.entries.iter().map(|&s| self.value_ref(s))
     }
 }
 
@@ -539,25 +560,20 @@ fn shape_name(shape: Option<&Shape>, i: usize) -> Option<&Arc<str>> {
 
 /// A slot's value, read from `backing`.
 #[inline]
-fn slot_ref<'a>(backing: &'a Backing, slot: &'a Slot) -> ValueRef<'a> {
+fn slot_ref(backing: &Backing, slot: Slot) -> ValueRef<'_> {
     match slot {
-        Slot::Json(v) => ValueRef::Json(v),
-        Slot::Text { start, end, .. } => ValueRef::Text(backing.text(*start, *end)),
-        Slot::Tree { root, .. } => backing.value_ref(*root),
+        Slot::Json(i) => ValueRef::Json(backing.json(i)),
+        Slot::Text { start, end } => ValueRef::Text(backing.text(start, end)),
+        Slot::Tree { root } => backing.value_ref(root),
     }
 }
 
-/// Takes a slot out as an owned value.
-fn slot_into_json(backing: &Backing, slot: Slot) -> Value {
+/// Takes a slot out as an owned value (its JSON value, if held as JSON:
+/// nothing else names it).
+fn slot_into_json(backing: &mut Backing, slot: Slot) -> Value {
     match slot {
-        Slot::Json(v) => v,
-        Slot::Text { start, end, json } => json.into_inner().map_or_else(
-            || Value::String(backing.text(start, end).to_owned()),
-            |v| *v,
-        ),
-        Slot::Tree { root, json } => json
-            .into_inner()
-            .map_or_else(|| backing.value_ref(root).to_value(), |v| *v),
+        Slot::Json(i) => backing.take_json(i),
+        Slot::Text { .. } | Slot::Tree { .. } => slot_ref(backing, slot).to_value(),
     }
 }
 
@@ -587,8 +603,14 @@ impl<K: AsRef<str> + Into<Arc<str>>> FromIterator<(K, Value)> for Fields {
 }
 
 impl From<Map<String, Value>> for Fields {
+    /// A map's names are unique: each is appended without a lookup.
     fn from(map: Map<String, Value>) -> Fields {
-        map.into_iter().collect()
+        let mut fields = Fields::with_capacity(map.len());
+        for (k, v) in map {
+            let slot = Slot::Json(fields.backing.keep_json(v));
+            fields.push_new(tag(&k), Arc::from(k), slot);
+        }
+        fields
     }
 }
 
@@ -596,18 +618,22 @@ impl From<Map<String, Value>> for Fields {
 pub struct IntoIter {
     backing: Backing,
     shape: Option<Arc<Shape>>,
-    entries: std::iter::Enumerate<std::vec::IntoIter<Entry>>,
+    shaped: usize,
+    entries: std::iter::Enumerate<std::vec::IntoIter<Slot>>,
+    own_names: std::vec::IntoIter<Name>,
 }
 
 impl Iterator for IntoIter {
     type Item = (Arc<str>, Value);
     fn next(&mut self) -> Option<(Arc<str>, Value)> {
-        let (i, e) = self.entries.next()?;
-        let name = match e.name {
-            Some(name) => name.text,
-            None => shape_name(self.shape.as_deref(), i).map_or_else(|| Arc::from(""), Arc::clone),
+        let (i, slot) = self.entries.next()?;
+        let name = if i < self.shaped {
+            shape_name(self.shape.as_deref(), i).cloned()
+        } else {
+            self.own_names.next().map(|n| n.text)
         };
-        Some((name, slot_into_json(&self.backing, e.value)))
+        let name = name.unwrap_or_else(|| Arc::from(""));
+        Some((name, slot_into_json(&mut self.backing, slot)))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.entries.size_hint()
@@ -623,7 +649,14 @@ impl IntoIterator for Fields {
         IntoIter {
             backing: std::mem::take(&mut self.backing),
             shape: self.shape.take(),
+            shaped: self.shaped(),
             entries: std::mem::take(&mut self.entries).into_iter().enumerate(),
+            own_names: self
+                .own
+                .take()
+                .map(|own| own.names)
+                .unwrap_or_default()
+                .into_iter(),
         }
     }
 }
@@ -631,17 +664,17 @@ impl IntoIterator for Fields {
 /// [`Fields`]' names and values as JSON (see [`Fields::iter`]).
 pub struct Iter<'a> {
     fields: &'a Fields,
-    entries: std::iter::Enumerate<std::slice::Iter<'a, Entry>>,
+    positions: std::ops::Range<usize>,
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, &'a Value);
     fn next(&mut self) -> Option<(&'a str, &'a Value)> {
-        let (i, e) = self.entries.next()?;
-        Some((self.fields.name_of(i, e), self.fields.json(&e.value)))
+        let i = self.positions.next()?;
+        Some((self.fields.name_of(i), self.fields.json(i)))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.entries.size_hint()
+        self.positions.size_hint()
     }
 }
 
@@ -653,7 +686,7 @@ impl<'a> IntoIterator for &'a Fields {
     fn into_iter(self) -> Iter<'a> {
         Iter {
             fields: self,
-            entries: self.entries.iter().enumerate(),
+            positions: 0..self.len(),
         }
     }
 }
@@ -704,12 +737,33 @@ mod tests {
     }
 
     #[test]
-    fn a_text_slot_costs_no_more_room_than_a_value() {
-        assert_eq!(
-            std::mem::size_of::<Slot>(),
-            std::mem::size_of::<Value>(),
-            "a kept string must not make every field larger"
+    fn fields_are_plain_data_freed_without_a_walk() {
+        assert!(
+            !std::mem::needs_drop::<Slot>(),
+            "a field must not make freeing an event walk every field"
         );
+        assert!(std::mem::size_of::<Slot>() <= 12);
+    }
+
+    #[test]
+    fn json_built_for_a_field_follows_its_changes() {
+        let record: Arc<str> = Arc::from(r#"{"a":"xy","b":"zz","c":"q"}"#);
+        let mut f = Fields::over_record(record, 4);
+        let (a, b, c) = ("a".into(), "b".into(), "c".into());
+        f.set_text(FieldName::Own(&a), 6..8).unwrap();
+        f.set_text(FieldName::Own(&b), 15..17).unwrap();
+        f.set_text(FieldName::Own(&c), 24..25).unwrap();
+        assert_eq!(f.get("a"), Some(&json!("xy")));
+        assert_eq!(f.get("b"), Some(&json!("zz")));
+        // Text replaced by other text: the JSON built for it is stale.
+        f.set_text(FieldName::Own(&a), 24..25).unwrap();
+        assert_eq!(f.get("a"), Some(&json!("q")));
+        // A removal moves later fields down a position.
+        assert_eq!(f.shift_remove("a"), Some(json!("q")));
+        assert_eq!(f.get("b"), Some(&json!("zz")));
+        assert_eq!(f.get("c"), Some(&json!("q")));
+        let pairs: Vec<(&str, &Value)> = f.iter().collect();
+        assert_eq!(pairs, [("b", &json!("zz")), ("c", &json!("q"))]);
     }
 
     #[test]
@@ -835,7 +889,10 @@ mod tests {
         assert_eq!(f.get("aqxb"), None);
         assert_eq!(f.get("arxb"), Some(&json!(2)), "the shared bucket survives");
         f.shift_remove("arxb");
-        assert!(f.own.is_empty(), "no names, empty buckets");
+        assert!(
+            f.own.as_ref().is_some_and(|own| own.table.is_empty()),
+            "no names, empty buckets"
+        );
         assert_eq!(f.get(""), None);
     }
 
@@ -910,7 +967,7 @@ mod tests {
         );
         let (second, second_id) = read(&mut keys, &names);
         assert!(second.whole_shape().is_some(), "the next one shares them");
-        assert!(second.entries.iter().all(|e| e.name.is_none()));
+        assert!(second.own.is_none());
         assert_eq!((first_id, second_id.is_some()), (second_id, true));
         assert_eq!(seen(&second), seen(&plain(&names)));
         assert_eq!(second.get("User"), Some(&json!(2)));

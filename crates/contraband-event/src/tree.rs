@@ -8,6 +8,11 @@
 //! one list of nodes: a key and a plain string are byte ranges in the
 //! record, an object's members are linked in order. A decoder builds it
 //! with a [`TreeBuilder`]; a reader asking for JSON gets it built once.
+//!
+//! Nodes are plain data: a value held as JSON (a number, an escaped
+//! string) is an index into one list of them beside the nodes. Freeing an
+//! event then walks only that short list, not every node and field: it
+//! walked each one's drop glue, ~400 instructions an event.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -20,6 +25,8 @@ use crate::ValueRef;
 /// No node (the end of a list of members).
 const NONE: u32 = u32::MAX;
 
+static NULL: Value = Value::Null;
+
 /// An object with more members than this is not made a tree: its keys are
 /// checked against each other for repeats, pairwise.
 pub const TREE_MAX_KEYS: usize = 32;
@@ -29,13 +36,31 @@ pub const TREE_MAX_KEYS: usize = 32;
 const BYTES_PER_NODE: usize = 24;
 
 /// One member of an object or element of an array.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
     /// The member's name in the record (empty for array elements and roots).
     key: (u32, u32),
     /// The next member or element of the same parent, or [`NONE`].
     next: u32,
-    value: TreeValue,
+    value: NodeValue,
+}
+
+/// A [`TreeValue`] as a node holds it: JSON as its index in
+/// [`Backing::jsons`].
+#[derive(Clone, Copy, Debug)]
+enum NodeValue {
+    /// Not set yet.
+    Null,
+    Text(u32, u32),
+    Json(u32),
+    Object {
+        first: u32,
+        len: u32,
+    },
+    Array {
+        first: u32,
+        len: u32,
+    },
 }
 
 /// A node's value as a decoder gives it.
@@ -53,11 +78,15 @@ pub enum TreeValue {
 }
 
 /// What [`ValueRef::Text`] and tree values are read from: the record's
-/// text and the nodes of its nested values.
+/// text, the nodes of its nested values, and the values of fields and
+/// nodes held as JSON.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Backing {
     pub record: Option<Arc<str>>,
     pub nodes: Vec<Node>,
+    /// Values held as JSON, each named by one field's or node's index.
+    /// A replaced or removed value stays until the event is dropped.
+    pub jsons: Vec<Value>,
 }
 
 thread_local! {
@@ -65,8 +94,14 @@ thread_local! {
     static SPARE_NODES: SpareLists<Node> = const { SpareLists::new() };
 }
 
-/// The largest node list kept, 48 bytes a node (a Kubernetes audit event
-/// takes ~100): at most 64 x 48 KB a thread.
+/// Room for JSON values made at once: a process event's numbers and a
+/// flag of its container. Unlike nodes, not kept from dropped events: at
+/// 576 bytes the list is within an allocator's per-thread cache, which
+/// served it in fewer instructions than finding a kept one took.
+const JSONS_ROOM: usize = 8;
+
+/// The largest node list kept, 24 bytes a node (a Kubernetes audit event
+/// takes ~100): at most 64 x 24 KB a thread.
 const SPARE_NODES_ROOM: usize = 1024;
 
 impl Drop for Backing {
@@ -102,13 +137,52 @@ impl Backing {
 
     /// Node `at`'s value, as readers see it.
     pub fn value_ref(&self, at: u32) -> ValueRef<'_> {
-        match &self.nodes[at as usize].value {
-            TreeValue::Text(start, end) => ValueRef::Text(self.text(*start, *end)),
-            TreeValue::Json(v) => ValueRef::Json(v),
-            TreeValue::Object { .. } | TreeValue::Array { .. } => {
+        match self.nodes[at as usize].value {
+            NodeValue::Text(start, end) => ValueRef::Text(self.text(start, end)),
+            NodeValue::Json(i) => ValueRef::Json(self.json(i)),
+            NodeValue::Null => ValueRef::Json(&NULL),
+            NodeValue::Object { .. } | NodeValue::Array { .. } => {
                 ValueRef::Tree(TreeRef { backing: self, at })
             }
         }
+    }
+
+    /// JSON value `i` (one a field or node names: always there).
+    #[inline]
+    pub fn json(&self, i: u32) -> &Value {
+        self.jsons.get(i as usize).unwrap_or(&NULL)
+    }
+
+    /// Keeps `value`; its index, for a field or node to name. A full list
+    /// (2^32 - 1 values, hundreds of gigabytes) keeps nothing more, and
+    /// the index it gives reads as null.
+    #[inline]
+    pub fn keep_json(&mut self, value: Value) -> u32 {
+        let len = self.jsons.len();
+        if len >= u32::MAX as usize {
+            return u32::MAX;
+        }
+        if len == self.jsons.capacity() {
+            self.make_room_for_json();
+        }
+        self.jsons.push(value);
+        len as u32
+    }
+
+    /// Room for one more JSON value: a dropped event's list, the first
+    /// time.
+    #[cold]
+    fn make_room_for_json(&mut self) {
+        self.jsons.reserve(JSONS_ROOM);
+    }
+
+    /// Takes JSON value `i` out, leaving null in its place (nothing names
+    /// it any more).
+    pub fn take_json(&mut self, i: u32) -> Value {
+        self.jsons
+            .get_mut(i as usize)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }
 
@@ -131,7 +205,7 @@ impl<'a> TreeRef<'a> {
     }
 
     pub fn is_array(self) -> bool {
-        matches!(self.node(self.at).value, TreeValue::Array { .. })
+        matches!(self.node(self.at).value, NodeValue::Array { .. })
     }
 
     /// The members' names and values (an array's elements have empty names).
@@ -146,7 +220,7 @@ impl<'a> TreeRef<'a> {
     /// value it finds ([`TreeRef::value_at`]).
     pub(crate) fn member_nodes(self) -> impl Iterator<Item = (&'a [u8], u32)> {
         let (mut at, mut left) = match self.node(self.at).value {
-            TreeValue::Object { first, len } | TreeValue::Array { first, len } => (first, len),
+            NodeValue::Object { first, len } | NodeValue::Array { first, len } => (first, len),
             _ => (NONE, 0),
         };
         std::iter::from_fn(move || {
@@ -199,8 +273,10 @@ impl<'a> TreeRef<'a> {
 /// takes back every node it added.
 pub struct TreeBuilder<'f> {
     backing: &'f mut Backing,
-    /// Nodes before this value's: what a drop truncates to.
+    /// Nodes and JSON values before this value's: what a drop truncates
+    /// to.
     from: usize,
+    jsons_from: usize,
     finished: bool,
 }
 
@@ -214,9 +290,11 @@ impl<'f> TreeBuilder<'f> {
             backing.nodes = spare::take(&SPARE_NODES, text / BYTES_PER_NODE);
         }
         let from = backing.nodes.len();
+        let jsons_from = backing.jsons.len();
         TreeBuilder {
             backing,
             from,
+            jsons_from,
             finished: false,
         }
     }
@@ -234,27 +312,36 @@ impl<'f> TreeBuilder<'f> {
         self.backing.nodes.push(Node {
             key: (key.start as u32, key.end as u32),
             next: NONE,
-            value: TreeValue::Json(Value::Null),
+            value: NodeValue::Null,
         });
         Some(at)
     }
 
-    /// Sets node `at`'s value. `None`, and nothing set, when a text range
-    /// is not text of the record or a first member is not a node.
+    /// Sets node `at`'s value. `None`, and nothing set, when there is no
+    /// such node, a text range is not text of the record or a first member
+    /// is not a node.
     pub fn set(&mut self, at: u32, value: TreeValue) -> Option<()> {
         let nodes = self.backing.nodes.len();
-        match value {
-            TreeValue::Text(start, end) if !self.backing.holds(&(start as usize..end as usize)) => {
-                return None;
+        if at as usize >= nodes {
+            return None;
+        }
+        let value = match value {
+            TreeValue::Text(start, end) => {
+                if !self.backing.holds(&(start as usize..end as usize)) {
+                    return None;
+                }
+                NodeValue::Text(start, end)
             }
             TreeValue::Object { first, len } | TreeValue::Array { first, len }
                 if len > 0 && first as usize >= nodes =>
             {
                 return None;
             }
-            _ => {}
-        }
-        self.backing.nodes.get_mut(at as usize)?.value = value;
+            TreeValue::Object { first, len } => NodeValue::Object { first, len },
+            TreeValue::Array { first, len } => NodeValue::Array { first, len },
+            TreeValue::Json(v) => NodeValue::Json(self.backing.keep_json(v)),
+        };
+        self.backing.nodes[at as usize].value = value;
         Some(())
     }
 
@@ -293,6 +380,7 @@ impl Drop for TreeBuilder<'_> {
     fn drop(&mut self) {
         if !self.finished {
             self.backing.nodes.truncate(self.from);
+            self.backing.jsons.truncate(self.jsons_from);
         }
     }
 }
@@ -372,6 +460,7 @@ mod tests {
         let fresh = || Backing {
             record: Some(record.clone()),
             nodes: Vec::new(),
+            jsons: Vec::new(),
         };
         let mut first = fresh();
         let mut tree = TreeBuilder::new(&mut first);
@@ -390,6 +479,7 @@ mod tests {
         let large = Backing {
             record: None,
             nodes: Vec::with_capacity(SPARE_NODES_ROOM + 1),
+            jsons: Vec::new(),
         };
         let before = spare::kept(&SPARE_NODES);
         drop(large);
@@ -402,7 +492,10 @@ mod tests {
         let mut fields = Fields::over_record(record, 1);
         let mut tree = fields.tree();
         let root = tree.push(0..0).unwrap();
+        let member = tree.push(7..8).unwrap();
+        tree.set(member, TreeValue::Json(json!(1))).unwrap();
         drop(tree);
+        assert!(fields.backing().jsons.is_empty(), "nor the values it kept");
         assert_eq!(
             fields.set_tree(FieldName::Own(&"o".into()), root),
             None,
