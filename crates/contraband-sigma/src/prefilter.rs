@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, Anchored, MatchKind};
 
 /// Most prefilter literals built as a DFA (above, the automatic choice).
@@ -517,13 +517,24 @@ impl Literals {
     }
 }
 
+/// Texts at least this long are walked as two overlapping halves at once.
+/// Each step of a walk waits for the last (the next state is read from the
+/// table at the current one), so one walk runs at the table's load latency;
+/// two independent ones overlap their waits.
+const SPLIT_WALK_FROM: usize = 48;
+/// How far the first half's walk runs into the second: a literal that
+/// starts in the first half ends within this many bytes past it.
+const WALK_OVERLAP: usize = LITERAL_MAX_BYTES - 1;
+
 /// A plain walk of `aut` over `text`, reporting each match state's
-/// patterns. aho-corasick's overlapping iterator does the same but keeps a
-/// resumable state and builds a `Match` per hit, which on short field
-/// values costs more than the walk.
+/// patterns, a long text as two halves (see [`SPLIT_WALK_FROM`]): the
+/// same occurrences, each once, in another order. aho-corasick's
+/// overlapping iterator does what one walk does but keeps a resumable
+/// state and builds a `Match` per hit, which on short field values costs
+/// more than the walk.
 #[inline(always)]
 fn walk<A: Automaton>(aut: &A, text: &[u8], mut f: impl FnMut(usize)) {
-    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+    let Ok(start) = aut.start_state(Anchored::No) else {
         return;
     };
     let mut report = |sid| {
@@ -531,9 +542,37 @@ fn walk<A: Automaton>(aut: &A, text: &[u8], mut f: impl FnMut(usize)) {
             f(aut.match_pattern(sid, i).as_usize());
         }
     };
-    if aut.is_match(sid) {
-        report(sid);
+    if aut.is_match(start) {
+        report(start);
     }
+    if text.len() < SPLIT_WALK_FROM {
+        walk_on(aut, start, text, &mut report);
+        return;
+    }
+    // Occurrences starting before `mid` end by `mid + WALK_OVERLAP`, where
+    // the first walk stops; the second, from `mid`, reports only those
+    // ending past it. Halves of equal length, to the byte.
+    let mid = (text.len() - WALK_OVERLAP) / 2;
+    let (first, second) = (&text[..mid + WALK_OVERLAP], &text[mid..]);
+    let (mut a, mut b) = (start, start);
+    for (i, (&x, &y)) in first.iter().zip(second).enumerate() {
+        a = aut.next_state(Anchored::No, a, x);
+        b = aut.next_state(Anchored::No, b, y);
+        // A dead state (never reached by an unanchored walk for every
+        // occurrence) is no match and stays dead: nothing to stop.
+        if aut.is_special(a) && aut.is_match(a) {
+            report(a);
+        }
+        if aut.is_special(b) && i >= WALK_OVERLAP && aut.is_match(b) {
+            report(b);
+        }
+    }
+    walk_on(aut, b, &second[first.len()..], &mut report);
+}
+
+/// Walks `aut` on from state `sid` over `text`, reporting match states.
+#[inline(always)]
+fn walk_on<A: Automaton>(aut: &A, mut sid: StateID, text: &[u8], report: &mut impl FnMut(StateID)) {
     for &byte in text {
         sid = aut.next_state(Anchored::No, sid, byte);
         if aut.is_special(sid) {
@@ -899,6 +938,77 @@ mod tests {
             assert!(scratch.containers.len() <= CONTAINERS_KEPT);
         }
         assert_eq!(fired, records.len() / 2);
+    }
+
+    mod walks {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every occurrence of `patterns` in `text`, as aho-corasick's own
+        /// overlapping search reports them: (pattern, end), sorted.
+        fn occurrences(patterns: &[String], text: &[u8]) -> Vec<(usize, usize)> {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(patterns)
+                .unwrap();
+            let mut all: Vec<(usize, usize)> = ac
+                .find_overlapping_iter(text)
+                .map(|m| (m.pattern().as_usize(), m.end()))
+                .collect();
+            all.sort_unstable();
+            all
+        }
+
+        proptest! {
+            /// Walked whole or as two halves, a text reports each
+            /// occurrence once: for each pattern, as many times as it
+            /// occurs (the walk does not say where).
+            #[test]
+            fn a_walk_reports_each_occurrence_once(
+                patterns in prop::collection::vec("[ab]{1,16}", 1..12),
+                text in prop::collection::vec(prop::sample::select(b"abAB-".to_vec()), 0..140),
+            ) {
+                let mut patterns = patterns;
+                patterns.sort();
+                patterns.dedup();
+                let mut want: Vec<usize> = occurrences(&patterns, &text).into_iter().map(|(p, _)| p).collect();
+                want.sort_unstable();
+                for literals in [
+                    Literals::build(&patterns).unwrap(),
+                    Literals::Nfa(
+                        nfa::contiguous::NFA::builder()
+                            .ascii_case_insensitive(true)
+                            .build(&patterns)
+                            .unwrap(),
+                    ),
+                ] {
+                    let mut got = Vec::new();
+                    literals.each_match(&text, |p| got.push(p));
+                    got.sort_unstable();
+                    prop_assert_eq!(&got, &want);
+                }
+            }
+        }
+
+        #[test]
+        fn occurrences_at_the_halves_seam_are_found_once() {
+            // Each literal placed so that it starts just before, at and
+            // just after where the second half's walk begins, and ends
+            // where the first half's stops.
+            let literal = "0123456789abcdef";
+            for len in SPLIT_WALK_FROM..SPLIT_WALK_FROM + 40 {
+                for at in 0..=len - literal.len() {
+                    let mut text = vec![b'-'; len];
+                    text[at..at + literal.len()].copy_from_slice(literal.as_bytes());
+                    let patterns = [literal.to_string(), "f".to_string()];
+                    let literals = Literals::build(&patterns).unwrap();
+                    let mut got = Vec::new();
+                    literals.each_match(&text, |p| got.push(p));
+                    got.sort_unstable();
+                    assert_eq!(got, [0, 1], "length {len}, literal at {at}");
+                }
+            }
+        }
     }
 
     mod streams {
