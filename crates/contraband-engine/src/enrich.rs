@@ -110,11 +110,23 @@ pub struct ProcessAttributor {
     /// One shared copy of each container id the tables hold: a full table
     /// names a few containers tens of thousands of times.
     ids: HashSet<Arc<str>>,
+    /// The shared id of contexts met lately, found by the context's
+    /// address: events of one container share its context, and hashing and
+    /// comparing its 64-digit id cost more than the rest of enrichment.
+    /// Each entry holds its context, so no other takes its address.
+    recent: Box<[Option<RecentContext>]>,
     order: VecDeque<u64>,
     capacity: usize,
     /// Where [`PROCESS_FIELDS`] are in the stream's events.
     places: FieldPlaces,
 }
+
+/// A context met lately, with the shared copy of its id.
+type RecentContext = (Arc<ContainerContext>, Arc<str>);
+
+/// Contexts whose shared id is kept by address (a power of two): as many
+/// as a decoder keeps parsed contexts.
+const RECENT_CONTEXTS: usize = 1024;
 
 /// The fields a process is known by: its id and its parent's, and the
 /// command line that may name the container runtime.
@@ -127,6 +139,7 @@ impl ProcessAttributor {
             pids: HashMap::new(),
             shims: HashMap::new(),
             ids: HashSet::new(),
+            recent: vec![None; RECENT_CONTEXTS].into_boxed_slice(),
             order: VecDeque::new(),
             capacity: capacity.max(16),
             places: FieldPlaces::new(&PROCESS_FIELDS),
@@ -136,11 +149,7 @@ impl ProcessAttributor {
     /// Enrich `event` in place: fill a known container's context by id, or
     /// attribute a process to its container by ancestry.
     pub fn enrich(&mut self, event: &mut Event) {
-        let known_id = event
-            .container
-            .as_ref()
-            .and_then(|c| c.id.as_deref())
-            .map(|id| self.intern(id));
+        let known_id = event.container.as_ref().and_then(|c| self.context_id(c));
         let pid = number(self.places.get(event, 0));
         let ppid = number(self.places.get(event, 1));
         if known_id.is_none() {
@@ -204,6 +213,22 @@ impl ProcessAttributor {
             .cloned()
     }
 
+    /// The shared copy of `context`'s id, if it has one.
+    fn context_id(&mut self, context: &Arc<ContainerContext>) -> Option<Arc<str>> {
+        // Mixed: contexts of one size are allocated at a fixed stride, so
+        // their low address bits repeat.
+        let mixed = (Arc::as_ptr(context) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let at = (mixed >> (64 - RECENT_CONTEXTS.trailing_zeros())) as usize;
+        if let Some((kept, id)) = &self.recent[at] {
+            if Arc::ptr_eq(kept, context) {
+                return Some(Arc::clone(id));
+            }
+        }
+        let id = self.intern(context.id.as_deref()?);
+        self.recent[at] = Some((Arc::clone(context), Arc::clone(&id)));
+        Some(id)
+    }
+
     /// The shared copy of `id`. Copies no table holds any more are dropped
     /// when the set reaches the tables' capacity, so it stays bounded too.
     fn intern(&mut self, id: &str) -> Arc<str> {
@@ -211,6 +236,8 @@ impl ProcessAttributor {
             return Arc::clone(shared);
         }
         if self.ids.len() >= self.capacity {
+            // Ids only `recent` holds go too.
+            self.recent.fill(None);
             self.ids.retain(|shared| Arc::strong_count(shared) > 1);
         }
         let shared: Arc<str> = Arc::from(id);
@@ -255,7 +282,8 @@ struct RuntimeCall {
 /// argument of `runc create|run|exec|start`) and whether it spawns.
 fn runtime_invocation(command_line: &str) -> Option<RuntimeCall> {
     fn base(path: &str) -> &str {
-        path.rsplit('/').next().unwrap_or(path)
+        // A byte search: `rsplit` walks the path a char at a time.
+        path.rfind('/').map_or(path, |slash| &path[slash + 1..])
     }
     let is_runtime = |a: &str| {
         let b = base(a);
@@ -314,7 +342,7 @@ fn number(value: Option<ValueRef<'_>>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use contraband_event::{LogSource, Timestamp};
+    use contraband_event::{LogSource, SharedContainer, Timestamp};
     use serde_json::json;
 
     fn event(fields: serde_json::Value) -> Event {
@@ -365,6 +393,32 @@ mod tests {
             a.pids.get(&5_000).unwrap(),
             a.pids.get(&1_999).unwrap()
         ));
+    }
+
+    #[test]
+    fn events_sharing_a_context_are_remembered_under_its_id() {
+        // More contexts than are kept by address: slots are taken over.
+        let contexts: Vec<SharedContainer> = (0..3 * RECENT_CONTEXTS)
+            .map(|i| {
+                SharedContainer::new(ContainerContext {
+                    id: Some(format!("{i:064x}")),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 100_000);
+        let mut pid = 10u64;
+        for round in 0..2 {
+            for (i, shared) in contexts.iter().enumerate() {
+                let mut ev = event(json!({"ProcessId": pid, "ParentProcessId": 1}));
+                ev.share_container(shared);
+                a.enrich(&mut ev);
+                let id = a.pids.get(&pid).map(|id| id.to_string());
+                assert_eq!(id, Some(format!("{i:064x}")), "context {i}, round {round}");
+                pid += 1;
+            }
+        }
+        assert_eq!(a.ids.len(), contexts.len(), "one shared copy of each id");
     }
 
     #[test]
