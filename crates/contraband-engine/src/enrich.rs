@@ -21,7 +21,7 @@ use std::sync::Arc;
 use contraband_event::{ContainerContext, Event, FieldPlaces, ValueRef};
 // Seeded per process and per table, so colliding keys cannot be prepared
 // in advance; every table here is bounded as well.
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 
 /// Known containers: context by id, and init process id → container id.
 #[derive(Debug, Default, Clone)]
@@ -103,34 +103,116 @@ impl ContainerIndex {
 #[derive(Debug)]
 pub struct ProcessAttributor {
     index: Arc<ContainerIndex>,
-    /// pid → container id, for processes known to run in a container.
-    pids: HashMap<u64, Arc<str>>,
-    /// Runtime shim pid → container id: its children are in the container.
-    shims: HashMap<u64, Arc<str>>,
-    /// One shared copy of each container id the tables hold: a full table
-    /// names a few containers tens of thousands of times.
-    ids: HashSet<Arc<str>>,
-    /// The shared id of contexts met lately, found by the context's
-    /// address: events of one container share its context, and hashing and
+    /// pid → container id slot, for processes known to run in a container.
+    /// An entry is 8 bytes: a full table is probed at random two or three
+    /// times an event, and at 24 bytes an entry (a shared id) it was 3.3 MB,
+    /// past the core's cache.
+    pids: HashMap<u32, u32>,
+    /// Runtime shim pid → container id slot: its children are in the
+    /// container.
+    shims: HashMap<u32, u32>,
+    /// The container ids the tables name.
+    slots: IdSlots,
+    /// The id slot of contexts met lately, found by the context's address:
+    /// events of one container share its context, and hashing and
     /// comparing its 64-digit id cost more than the rest of enrichment.
     /// Each entry holds its context, so no other takes its address.
     recent: Box<[Option<RecentContext>]>,
-    order: VecDeque<u64>,
+    order: VecDeque<u32>,
     capacity: usize,
     /// Where [`PROCESS_FIELDS`] are in the stream's events.
     places: FieldPlaces,
 }
 
-/// A context met lately, with the shared copy of its id.
-type RecentContext = (Arc<ContainerContext>, Arc<str>);
+/// A context met lately, its id's slot and the slot's generation then.
+type RecentContext = (Arc<ContainerContext>, u32, u32);
 
-/// Contexts whose shared id is kept by address (a power of two): as many
-/// as a decoder keeps parsed contexts.
+/// Contexts whose id slot is kept by address (a power of two): as many as
+/// a decoder keeps parsed contexts.
 const RECENT_CONTEXTS: usize = 1024;
 
 /// The fields a process is known by: its id and its parent's, and the
 /// command line that may name the container runtime.
 const PROCESS_FIELDS: [&str; 3] = ["ProcessId", "ParentProcessId", "CommandLine"];
+
+/// Container ids, each kept once under a slot number that the pid tables
+/// hold: a full table names a few containers tens of thousands of times.
+/// A slot no table entry names is freed when the ids reach their bound.
+#[derive(Debug, Default)]
+struct IdSlots {
+    /// Slot → id; `None` when free.
+    ids: Vec<Option<Arc<str>>>,
+    /// Slot → table entries naming it.
+    uses: Vec<u32>,
+    /// Slot → times it was freed: a slot kept with an older count (see
+    /// `recent`) names an id that is gone.
+    generation: Vec<u32>,
+    by_id: HashMap<Arc<str>, u32>,
+    free: Vec<u32>,
+}
+
+impl IdSlots {
+    /// The slot of `id`, made if new: first freeing every slot no table
+    /// names when `bound` ids are kept.
+    fn intern(&mut self, id: &str, bound: usize) -> u32 {
+        if let Some(&slot) = self.by_id.get(id) {
+            return slot;
+        }
+        if self.by_id.len() >= bound {
+            for slot in 0..self.ids.len() {
+                if self.uses[slot] == 0 && self.ids[slot].is_some() {
+                    self.release_slot(slot);
+                }
+            }
+        }
+        let id: Arc<str> = Arc::from(id);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.ids.push(None);
+                self.uses.push(0);
+                self.generation.push(0);
+                (self.ids.len() - 1) as u32
+            }
+        };
+        self.ids[slot as usize] = Some(Arc::clone(&id));
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    fn release_slot(&mut self, slot: usize) {
+        if let Some(id) = self.ids[slot].take() {
+            self.by_id.remove(&id);
+            self.generation[slot] = self.generation[slot].wrapping_add(1);
+            self.free.push(slot as u32);
+        }
+    }
+
+    /// A table entry names `slot` from now on.
+    fn hold(&mut self, slot: u32) {
+        self.uses[slot as usize] += 1;
+    }
+
+    /// A table entry naming `slot` is gone.
+    fn release(&mut self, slot: u32) {
+        let uses = &mut self.uses[slot as usize];
+        *uses = uses.saturating_sub(1);
+    }
+
+    fn id(&self, slot: u32) -> Option<&Arc<str>> {
+        self.ids.get(slot as usize)?.as_ref()
+    }
+
+    fn generation(&self, slot: u32) -> u32 {
+        self.generation[slot as usize]
+    }
+
+    /// Ids kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+}
 
 impl ProcessAttributor {
     pub fn new(index: Arc<ContainerIndex>, capacity: usize) -> ProcessAttributor {
@@ -138,7 +220,7 @@ impl ProcessAttributor {
             index,
             pids: HashMap::new(),
             shims: HashMap::new(),
-            ids: HashSet::new(),
+            slots: IdSlots::default(),
             recent: vec![None; RECENT_CONTEXTS].into_boxed_slice(),
             order: VecDeque::new(),
             capacity: capacity.max(16),
@@ -149,10 +231,10 @@ impl ProcessAttributor {
     /// Enrich `event` in place: fill a known container's context by id, or
     /// attribute a process to its container by ancestry.
     pub fn enrich(&mut self, event: &mut Event) {
-        let known_id = event.container.as_ref().and_then(|c| self.context_id(c));
-        let pid = number(self.places.get(event, 0));
-        let ppid = number(self.places.get(event, 1));
-        if known_id.is_none() {
+        let known_slot = event.container.as_ref().and_then(|c| self.context_slot(c));
+        let pid = process_id(self.places.get(event, 0));
+        let ppid = process_id(self.places.get(event, 1));
+        if known_slot.is_none() {
             if let Some(call) = self
                 .places
                 .get(event, 2)
@@ -160,106 +242,116 @@ impl ProcessAttributor {
                 .and_then(|c| runtime_invocation(&c))
             {
                 // Plumbing: remember whose it is, never attribute it.
-                let named = call.container.map(|id| self.intern(&id));
-                if let (true, Some(id), Some(ppid)) = (call.spawns, &named, ppid) {
+                let named = call
+                    .container
+                    .map(|id| self.slots.intern(&id, self.capacity));
+                if let (true, Some(slot), Some(ppid)) = (call.spawns, named, ppid) {
                     // runc create/exec run under the container's supervisor
                     // (shim or conmon), which reaps the workload it starts.
-                    self.shims.insert(ppid, Arc::clone(id));
+                    self.set_shim(ppid, slot);
                 }
-                let id = named.or_else(|| self.attribute(pid, ppid));
-                if let (Some(pid), Some(id)) = (pid, id) {
-                    self.remember(pid, id);
+                let slot = named.or_else(|| self.attribute(pid, ppid));
+                if let (Some(pid), Some(slot)) = (pid, slot) {
+                    self.remember(pid, slot);
                 }
                 return;
             }
         }
-        let has_id = known_id.is_some();
-        let id = known_id.or_else(|| self.attribute(pid, ppid));
-        let Some(id) = id else { return };
+        let has_id = known_slot.is_some();
+        let Some(slot) = known_slot.or_else(|| self.attribute(pid, ppid)) else {
+            return;
+        };
         if let Some(pid) = pid {
-            self.remember(pid, Arc::clone(&id));
+            self.remember(pid, slot);
         }
-        let known = self.index.get(&id).cloned();
+        let Some(id) = self.slots.id(slot) else {
+            return;
+        };
+        let known = self.index.get(id).cloned();
         if has_id && known.is_none() {
             return; // nothing to add: leave a shared context shared
         }
+        let id = id.to_string();
         let container = event.container_mut();
         if container.id.is_none() {
-            container.id = Some(id.to_string());
+            container.id = Some(id);
         }
         if let Some(ctx) = known {
             container.fill_from(&ctx);
         }
     }
 
-    fn attribute(&mut self, pid: Option<u64>, ppid: Option<u64>) -> Option<Arc<str>> {
+    fn attribute(&mut self, pid: Option<u32>, ppid: Option<u32>) -> Option<u32> {
         if let Some(pid) = pid {
-            if let Some(id) = self.index.container_of_init(pid).map(str::to_string) {
-                let id = self.intern(&id);
+            if let Some(id) = self.index.container_of_init(u64::from(pid)) {
+                let slot = self.slots.intern(id, self.capacity);
                 // The init process's parent is the runtime shim of this container.
                 if let Some(ppid) = ppid {
-                    self.shims.insert(ppid, Arc::clone(&id));
+                    self.set_shim(ppid, slot);
                 }
-                return Some(id);
+                return Some(slot);
             }
-            if let Some(id) = self.pids.get(&pid) {
-                return Some(id.clone());
+            if let Some(&slot) = self.pids.get(&pid) {
+                return Some(slot);
             }
         }
         let ppid = ppid?;
         self.pids
             .get(&ppid)
             .or_else(|| self.shims.get(&ppid))
-            .cloned()
+            .copied()
     }
 
-    /// The shared copy of `context`'s id, if it has one.
-    fn context_id(&mut self, context: &Arc<ContainerContext>) -> Option<Arc<str>> {
+    /// The slot of `context`'s id, if it has one.
+    fn context_slot(&mut self, context: &Arc<ContainerContext>) -> Option<u32> {
         // Mixed: contexts of one size are allocated at a fixed stride, so
         // their low address bits repeat.
         let mixed = (Arc::as_ptr(context) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let at = (mixed >> (64 - RECENT_CONTEXTS.trailing_zeros())) as usize;
-        if let Some((kept, id)) = &self.recent[at] {
-            if Arc::ptr_eq(kept, context) {
-                return Some(Arc::clone(id));
+        if let Some((kept, slot, generation)) = &self.recent[at] {
+            if Arc::ptr_eq(kept, context) && self.slots.generation(*slot) == *generation {
+                return Some(*slot);
             }
         }
-        let id = self.intern(context.id.as_deref()?);
-        self.recent[at] = Some((Arc::clone(context), Arc::clone(&id)));
-        Some(id)
+        let slot = self.slots.intern(context.id.as_deref()?, self.capacity);
+        self.recent[at] = Some((Arc::clone(context), slot, self.slots.generation(slot)));
+        Some(slot)
     }
 
-    /// The shared copy of `id`. Copies no table holds any more are dropped
-    /// when the set reaches the tables' capacity, so it stays bounded too.
-    fn intern(&mut self, id: &str) -> Arc<str> {
-        if let Some(shared) = self.ids.get(id) {
-            return Arc::clone(shared);
+    fn set_shim(&mut self, ppid: u32, slot: u32) {
+        self.slots.hold(slot);
+        if let Some(old) = self.shims.insert(ppid, slot) {
+            self.slots.release(old);
         }
-        if self.ids.len() >= self.capacity {
-            // Ids only `recent` holds go too.
-            self.recent.fill(None);
-            self.ids.retain(|shared| Arc::strong_count(shared) > 1);
-        }
-        let shared: Arc<str> = Arc::from(id);
-        self.ids.insert(Arc::clone(&shared));
-        shared
     }
 
-    fn remember(&mut self, pid: u64, id: Arc<str>) {
-        if self.pids.insert(pid, id).is_none() {
-            self.order.push_back(pid);
+    fn remember(&mut self, pid: u32, slot: u32) {
+        self.slots.hold(slot);
+        match self.pids.insert(pid, slot) {
+            Some(old) => self.slots.release(old),
+            None => self.order.push_back(pid),
         }
         while self.pids.len() > self.capacity {
             match self.order.pop_front() {
                 Some(old) => {
-                    self.pids.remove(&old);
+                    if let Some(gone) = self.pids.remove(&old) {
+                        self.slots.release(gone);
+                    }
                 }
                 None => break,
             }
         }
         if self.shims.len() > self.capacity {
-            self.shims.clear();
+            for (_, gone) in self.shims.drain() {
+                self.slots.release(gone);
+            }
         }
+    }
+
+    /// The container id remembered for process `pid` (for tests).
+    #[cfg(test)]
+    fn container_of_pid(&self, pid: u32) -> Option<&str> {
+        self.slots.id(*self.pids.get(&pid)?).map(|id| &**id)
     }
 }
 
@@ -331,6 +423,12 @@ fn is_container_id(s: &str) -> bool {
 }
 
 /// A process id as a field holds it: a number, or its text.
+/// A process id. One past 32 bits is no process's (Linux, Windows and
+/// macOS ids are 32-bit): it is not followed.
+fn process_id(value: Option<ValueRef<'_>>) -> Option<u32> {
+    number(value).and_then(|n| u32::try_from(n).ok())
+}
+
 fn number(value: Option<ValueRef<'_>>) -> Option<u64> {
     let value = value?;
     match value.as_str() {
@@ -377,11 +475,11 @@ mod tests {
                 ..Default::default()
             });
             a.enrich(&mut ev);
-            assert!(a.pids.len() <= 16 && a.ids.len() <= 17, "{i}");
+            assert!(a.pids.len() <= 16 && a.slots.len() <= 17, "{i}");
         }
         // the last container's four processes share one copy of its id
         let last = a.pids.get(&1_999).unwrap();
-        assert!(Arc::ptr_eq(last, a.pids.get(&1_996).unwrap()));
+        assert_eq!(Some(last), a.pids.get(&1_996));
         // a child of a remembered process inherits the same copy
         let mut child = event(json!({"ProcessId": 5_000, "ParentProcessId": 1_999}));
         a.enrich(&mut child);
@@ -389,10 +487,8 @@ mod tests {
             child.container.unwrap().id.as_deref(),
             Some(&*format!("{:064x}", 249))
         );
-        assert!(Arc::ptr_eq(
-            a.pids.get(&5_000).unwrap(),
-            a.pids.get(&1_999).unwrap()
-        ));
+        assert_eq!(a.pids.get(&5_000), a.pids.get(&1_999));
+        assert_eq!(a.container_of_pid(5_000), Some(&*format!("{:064x}", 249)));
     }
 
     #[test]
@@ -407,18 +503,50 @@ mod tests {
             })
             .collect();
         let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 100_000);
-        let mut pid = 10u64;
+        let mut pid = 10u32;
         for round in 0..2 {
             for (i, shared) in contexts.iter().enumerate() {
                 let mut ev = event(json!({"ProcessId": pid, "ParentProcessId": 1}));
                 ev.share_container(shared);
                 a.enrich(&mut ev);
-                let id = a.pids.get(&pid).map(|id| id.to_string());
-                assert_eq!(id, Some(format!("{i:064x}")), "context {i}, round {round}");
+                let id = a.container_of_pid(pid);
+                assert_eq!(
+                    id,
+                    Some(&*format!("{i:064x}")),
+                    "context {i}, round {round}"
+                );
                 pid += 1;
             }
         }
-        assert_eq!(a.ids.len(), contexts.len(), "one shared copy of each id");
+        assert_eq!(a.slots.len(), contexts.len(), "one shared copy of each id");
+    }
+
+    #[test]
+    fn a_context_met_again_after_its_id_was_freed_keeps_its_own_id() {
+        let mut a = ProcessAttributor::new(Arc::new(ContainerIndex::new()), 16);
+        let first = SharedContainer::new(ContainerContext {
+            id: Some("a".repeat(64)),
+            ..Default::default()
+        });
+        // No pid: its id is kept, but no table names it.
+        let mut ev = event(json!({}));
+        ev.share_container(&first);
+        a.enrich(&mut ev);
+        // Other containers' processes: the ids reach their bound, and the
+        // freed slots are given to other ids.
+        for i in 0..40u32 {
+            let mut ev = event(json!({"ProcessId": 100 + i}));
+            ev.set_container(ContainerContext {
+                id: Some(format!("{i:064x}")),
+                ..Default::default()
+            });
+            a.enrich(&mut ev);
+            assert!(a.slots.len() <= 17, "{i}");
+        }
+        let mut ev = event(json!({"ProcessId": 7}));
+        ev.share_container(&first);
+        a.enrich(&mut ev);
+        assert_eq!(a.container_of_pid(7), Some(&*"a".repeat(64)));
     }
 
     #[test]
