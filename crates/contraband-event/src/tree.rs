@@ -85,7 +85,8 @@ pub(crate) struct Backing {
     pub record: Option<Arc<str>>,
     pub nodes: Vec<Node>,
     /// Values held as JSON, each named by one field's or node's index.
-    /// A replaced or removed value stays until the event is dropped.
+    /// A replaced or removed value's place stays, holding null, until the
+    /// event is dropped.
     pub jsons: Vec<Value>,
 }
 
@@ -169,8 +170,7 @@ impl Backing {
         len as u32
     }
 
-    /// Room for one more JSON value: a dropped event's list, the first
-    /// time.
+    /// Room for [`JSONS_ROOM`] more JSON values.
     #[cold]
     fn make_room_for_json(&mut self) {
         self.jsons.reserve(JSONS_ROOM);

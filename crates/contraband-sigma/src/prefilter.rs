@@ -482,8 +482,11 @@ enum Literals {
 
 impl Literals {
     /// `None` when aho-corasick refuses the patterns (too many states):
-    /// then every rule is evaluated.
+    /// then every rule is evaluated. No pattern may be longer than
+    /// [`LITERAL_MAX_BYTES`] (see [`literal_prefix`]): a long text's walk
+    /// relies on it.
     fn build(patterns: &[String]) -> Option<Literals> {
+        debug_assert!(patterns.iter().all(|p| p.len() <= LITERAL_MAX_BYTES));
         // No aho-corasick prefilter: it only pays off when matches are
         // rare, and field values are short and full of the literals'
         // common letters.
@@ -551,7 +554,7 @@ fn walk<A: Automaton>(aut: &A, text: &[u8], mut f: impl FnMut(usize)) {
     }
     // Occurrences starting before `mid` end by `mid + WALK_OVERLAP`, where
     // the first walk stops; the second, from `mid`, reports only those
-    // ending past it. Halves of equal length, to the byte.
+    // ending past it. Halves of equal length, to within a byte.
     let mid = (text.len() - WALK_OVERLAP) / 2;
     let (first, second) = (&text[..mid + WALK_OVERLAP], &text[mid..]);
     let (mut a, mut b) = (start, start);
