@@ -422,13 +422,13 @@ fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A process id as a field holds it: a number, or its text.
 /// A process id. One past 32 bits is no process's (Linux, Windows and
 /// macOS ids are 32-bit): it is not followed.
 fn process_id(value: Option<ValueRef<'_>>) -> Option<u32> {
     number(value).and_then(|n| u32::try_from(n).ok())
 }
 
+/// A process id as a field holds it: a number, or its text.
 fn number(value: Option<ValueRef<'_>>) -> Option<u64> {
     let value = value?;
     match value.as_str() {

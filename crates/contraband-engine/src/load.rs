@@ -257,20 +257,13 @@ pub fn run_tests(engine: &Engine, files: &[(String, String)]) -> (Vec<TestOutcom
 mod tests {
     use super::*;
 
-    /// A directory of its own under the system's temporary one.
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("contraband-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        dir
-    }
-
     #[test]
     fn rules_load_in_file_order_whichever_thread_read_them() {
         // More files than one run, with a last run that is not full, a
         // broken rule and a repeated id: threads take runs in any order,
         // and the result must be that of adding the files one by one.
-        let dir = scratch_dir("load-order");
+        let scratch = tempfile::tempdir().expect("a scratch directory");
+        let dir = scratch.path();
         let files = 5 * 64 + 17;
         for i in 0..files {
             let id = if i == 300 { 10 } else { i };
@@ -286,12 +279,11 @@ mod tests {
             std::fs::write(dir.join(format!("r{i:03}.yml")), rule).expect("a rule file");
         }
         let (engine, load) = load_engine(&RuleSources {
-            paths: vec![dir.clone()],
+            paths: vec![dir.to_path_buf()],
             no_builtin: true,
             placeholders: None,
         })
         .expect("the rules load");
-        std::fs::remove_dir_all(&dir).ok();
 
         let titles: Vec<String> = engine
             .rules()

@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use crate::names::{has_dot, tag, Name, NameTable};
 use crate::shape::Shape;
 use crate::spare::{self, SpareLists};
-use crate::tree::{Backing, TreeBuilder};
+use crate::tree::{Backing, TreeBuilder, NULL};
 use crate::ValueRef;
 
 /// An event's top-level fields, in the order the record gave them. Like a
@@ -260,8 +260,14 @@ impl Fields {
         // Every change empties the cells, so there is one for each field.
         match self.built.cell(i, self.entries.len()) {
             Some(cell) => cell.get_or_init(|| self.value_ref(slot).to_value()),
-            None => self.backing.json(u32::MAX),
+            None => &NULL,
         }
+    }
+
+    /// A slot for `value`, kept as JSON beside the fields.
+    #[inline]
+    fn json_slot(&mut self, value: Value) -> Slot {
+        Slot::Json(self.backing.keep_json(value))
     }
 
     /// The fields changed (a value, a name, their number): JSON built for
@@ -315,7 +321,7 @@ impl Fields {
         key: K,
         value: Value,
     ) -> Option<Value> {
-        let slot = Slot::Json(self.backing.keep_json(value));
+        let slot = self.json_slot(value);
         self.insert_slot(key, slot)
     }
 
@@ -348,7 +354,7 @@ impl Fields {
     /// [`Fields::set_text`]).
     #[inline]
     pub fn set_json(&mut self, name: FieldName<'_>, value: Value) -> Option<()> {
-        let slot = Slot::Json(self.backing.keep_json(value));
+        let slot = self.json_slot(value);
         self.set_slot(name, slot)
     }
 
@@ -394,7 +400,7 @@ impl Fields {
     pub fn insert_if_absent(&mut self, key: &str, value: Value) {
         let tag = tag(key);
         if self.position_tagged(key, tag).is_none() {
-            let slot = Slot::Json(self.backing.keep_json(value));
+            let slot = self.json_slot(value);
             self.push_new(tag, Arc::from(key), slot);
         }
     }
@@ -607,7 +613,7 @@ impl From<Map<String, Value>> for Fields {
     fn from(map: Map<String, Value>) -> Fields {
         let mut fields = Fields::with_capacity(map.len());
         for (k, v) in map {
-            let slot = Slot::Json(fields.backing.keep_json(v));
+            let slot = fields.json_slot(v);
             fields.push_new(tag(&k), Arc::from(k), slot);
         }
         fields

@@ -25,7 +25,8 @@ use crate::ValueRef;
 /// No node (the end of a list of members).
 const NONE: u32 = u32::MAX;
 
-static NULL: Value = Value::Null;
+/// What a value that is not there, or not set yet, reads as.
+pub(crate) static NULL: Value = Value::Null;
 
 /// An object with more members than this is not made a tree: its keys are
 /// checked against each other for repeats, pairwise.
