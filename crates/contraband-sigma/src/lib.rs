@@ -63,6 +63,7 @@
 //! assert!(report.failures.is_empty());
 //! ```
 
+mod block_yaml;
 mod compile;
 mod condition;
 mod correlation;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use contraband_event::LogSource;
 use yaml_serde::{Mapping, Value as Yaml};
 
+use crate::block_yaml;
 use crate::compile::Node;
 use crate::error::RuleError;
 
@@ -320,7 +321,17 @@ pub(crate) fn documents(text: &str, max_docs: usize) -> Vec<(usize, Result<Yaml,
         out.push((0, Err(RuleError::Limit(reason))));
         return out;
     }
-    for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
+    // Most rule files need none of YAML's generality: read those without
+    // the general parser (see `block_yaml`), whose errors stay the ones
+    // users see.
+    let parsed: Box<dyn Iterator<Item = Result<Yaml, String>>> = match block_yaml::parse(text) {
+        Some(doc) => Box::new(std::iter::once(Ok(doc))),
+        None => Box::new(
+            yaml_serde::Deserializer::from_str(text)
+                .map(|de| Yaml::deserialize(de).map_err(|e| e.to_string())),
+        ),
+    };
+    for (i, doc) in parsed.enumerate() {
         if i >= max_docs {
             out.push((
                 i,
@@ -330,10 +341,10 @@ pub(crate) fn documents(text: &str, max_docs: usize) -> Vec<(usize, Result<Yaml,
             ));
             break;
         }
-        let doc = match Yaml::deserialize(de) {
+        let doc = match doc {
             Ok(d) => d,
             Err(e) => {
-                out.push((i, Err(RuleError::Yaml(e.to_string()))));
+                out.push((i, Err(RuleError::Yaml(e))));
                 // The parser cannot resynchronise after an error.
                 break;
             }
