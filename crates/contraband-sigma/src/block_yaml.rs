@@ -133,10 +133,11 @@ impl<'a> Reader<'a> {
                 Some(text) => self.inline(text, col)?,
                 None => self.nested(col, true)?,
             };
-            if map.contains_key(&key) {
-                return None; // the general parser's error to give
-            }
-            map.insert(key, value);
+            match map.entry(key) {
+                yaml_serde::mapping::Entry::Vacant(slot) => slot.insert(value),
+                // the general parser's error to give
+                yaml_serde::mapping::Entry::Occupied(_) => return None,
+            };
         }
         self.depth -= 1;
         Some(map)
