@@ -1,0 +1,119 @@
+//! Map keys: JSON object keys are strings, so serde_json writes the keys it
+//! can as strings (numbers, booleans and chars in quotes) and refuses the
+//! rest. These are the same keys, written the same way.
+
+use std::fmt;
+
+use serde::ser::{self, Impossible, Serialize};
+
+use super::escape::write_str;
+use super::writer::{write_display, write_finite, write_integer};
+use super::Error;
+
+/// Serializes one map key to the end of a vector.
+pub(super) struct KeyWriter<'a>(pub(super) &'a mut Vec<u8>);
+
+fn key_must_be_a_string() -> Error {
+    Error::Data("key must be a string".into())
+}
+
+/// Writes an integer key in quotes.
+fn write_quoted_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.push(b'"');
+    write_integer(out, n);
+    out.push(b'"');
+}
+
+/// Writes a float key in quotes; JSON has no text for one that is not
+/// finite, and serde_json refuses it.
+fn write_float_key(out: &mut Vec<u8>, f: impl zmij::Float, finite: bool) -> Result<(), Error> {
+    if !finite {
+        return Err(Error::Data(
+            "float key must be finite (got NaN or +/-inf)".into(),
+        ));
+    }
+    out.push(b'"');
+    write_finite(out, f);
+    out.push(b'"');
+    Ok(())
+}
+
+impl ser::Serializer for KeyWriter<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Impossible<(), Error>;
+    type SerializeTupleStruct = Impossible<(), Error>;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Impossible<(), Error>;
+    type SerializeStructVariant = Impossible<(), Error>;
+
+    #[inline]
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.0, v);
+        Ok(())
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.serialize_str(if v { "true" } else { "false" })
+    }
+
+    integers!(write_quoted_integer);
+
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        write_float_key(self.0, v, v.is_finite())
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        write_float_key(self.0, v, v.is_finite())
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
+        write_display(self.0, value);
+        Ok(())
+    }
+
+    refuse! {
+        key_must_be_a_string();
+        fn serialize_bytes(&[u8]) -> ();
+        fn serialize_none() -> ();
+        fn serialize_unit() -> ();
+        fn serialize_unit_struct(&'static str) -> ();
+        fn serialize_newtype_variant<T>(&'static str, u32, &'static str, &T) -> ();
+        fn serialize_seq(Option<usize>) -> Self::SerializeSeq;
+        fn serialize_tuple(usize) -> Self::SerializeTuple;
+        fn serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+        fn serialize_tuple_variant(&'static str, u32, &'static str, usize)
+            -> Self::SerializeTupleVariant;
+        fn serialize_map(Option<usize>) -> Self::SerializeMap;
+        fn serialize_struct(&'static str, usize) -> Self::SerializeStruct;
+        fn serialize_struct_variant(&'static str, u32, &'static str, usize)
+            -> Self::SerializeStructVariant;
+    }
+}

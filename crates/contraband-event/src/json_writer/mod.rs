@@ -1,0 +1,150 @@
+//! Compact JSON, byte for byte as `serde_json::to_writer` writes it, at a
+//! fraction of the cost.
+//!
+//! serde_json checks each byte of a string for escaping through a table, one
+//! byte at a time; an alert is mostly strings, and that check was most of the
+//! cost of writing one. This writer finds the next byte to escape eight bytes
+//! a step and copies the clean run between escapes whole. Everything else
+//! (numbers, `null` for floats that are not finite, enums, map keys that are
+//! not strings, `RawValue`) is written as serde_json writes it; the tests
+//! compare the two on arbitrary values.
+//!
+//! Output is built in a `Vec<u8>`: pushing a quote or a comma to a vector is
+//! a capacity check and a store, where each `io::Write` call is a call and a
+//! copy of its own, and an alert has hundreds of such tokens. [`to_writer`]
+//! writes the finished text at once, so a value that fails to serialize
+//! writes nothing.
+
+/// Serializer methods that refuse what they are given with `$error`: map keys
+/// other than strings, numbers and the like, and anything in a `RawValue`
+/// but its text.
+macro_rules! refuse {
+    ($error:expr; $(fn $method:ident $(<$t:ident>)? ($($arg:ty),*) -> $ret:ty;)*) => {
+        $(
+            fn $method $(<$t: ?Sized + serde::Serialize>)? (
+                self,
+                $(_: $arg),*
+            ) -> Result<$ret, Error> {
+                Err($error)
+            }
+        )*
+    };
+}
+
+/// The ten integer methods of a serializer over a vector (`self.0`), each
+/// writing its integer with `$write`.
+macro_rules! integers {
+    ($write:path) => {
+        integers!($write; serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+            serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
+    };
+    ($write:path; $($method:ident: $int:ty),*) => {
+        $(
+            fn $method(self, v: $int) -> Result<(), Error> {
+                $write(self.0, v);
+                Ok(())
+            }
+        )*
+    };
+}
+
+mod escape;
+mod key;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::fmt;
+use std::io;
+
+use serde::Serialize;
+
+/// Serializes `value` as compact JSON to `out`, exactly as
+/// `serde_json::to_writer` would.
+///
+/// The text is built in memory and written with one `write_all`; nothing is
+/// written when serialization fails.
+///
+/// # Errors
+///
+/// When `value`'s `Serialize` implementation fails, when it has a map key
+/// that JSON cannot have (see [`Error`]), or when writing to `out` fails.
+pub fn to_writer<W: io::Write, T: ?Sized + Serialize>(mut out: W, value: &T) -> Result<(), Error> {
+    let text = to_vec(value)?;
+    out.write_all(&text).map_err(Error::Io)
+}
+
+/// Serializes `value` as compact JSON, exactly as `serde_json::to_vec`
+/// would.
+///
+/// # Errors
+///
+/// When `value`'s `Serialize` implementation fails, or when it has a map key
+/// that JSON cannot have (see [`Error`]).
+pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(128);
+    append(&mut out, value)?;
+    Ok(out)
+}
+
+/// Appends `value` as compact JSON to `out`, which callers that write many
+/// values can reuse.
+///
+/// When serialization fails, `out` keeps what was written before the failure.
+///
+/// # Errors
+///
+/// When `value`'s `Serialize` implementation fails, or when it has a map key
+/// that JSON cannot have (see [`Error`]).
+pub fn append<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    value.serialize(writer::Writer(out))
+}
+
+/// Why a value could not be written.
+#[derive(Debug)]
+pub enum Error {
+    /// The output could not be written to.
+    Io(io::Error),
+    /// The value cannot be written as JSON: a map key that is not a string,
+    /// a number, a boolean or a char; a float key that is not finite; or an
+    /// error of the value's own `Serialize` implementation. serde_json
+    /// refuses the same values.
+    Data(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(err) => err.fmt(f),
+            Error::Data(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(err) => Some(err),
+            Error::Data(_) => None,
+        }
+    }
+}
+
+impl serde::ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Error {
+        Error::Data(msg.to_string())
+    }
+}
+
+/// As serde_json converts its errors: an I/O error as it was, anything else
+/// as invalid data.
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        match err {
+            Error::Io(err) => err,
+            Error::Data(msg) => io::Error::new(io::ErrorKind::InvalidData, msg),
+        }
+    }
+}
