@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser;
 
 use super::escape::write_str;
 use super::writer::{write_display, write_finite, write_integer};
@@ -39,15 +39,8 @@ fn write_float_key(out: &mut Vec<u8>, f: impl zmij::Float, finite: bool) -> Resu
 }
 
 impl ser::Serializer for KeyWriter<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
+    no_compounds!(key_must_be_a_string());
+    see_through!();
 
     #[inline]
     fn serialize_str(self, v: &str) -> Result<(), Error> {
@@ -73,27 +66,6 @@ impl ser::Serializer for KeyWriter<'_> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
     fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
         write_display(self.0, value);
         Ok(())
@@ -106,14 +78,5 @@ impl ser::Serializer for KeyWriter<'_> {
         fn serialize_unit() -> ();
         fn serialize_unit_struct(&'static str) -> ();
         fn serialize_newtype_variant<T>(&'static str, u32, &'static str, &T) -> ();
-        fn serialize_seq(Option<usize>) -> Self::SerializeSeq;
-        fn serialize_tuple(usize) -> Self::SerializeTuple;
-        fn serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
-        fn serialize_tuple_variant(&'static str, u32, &'static str, usize)
-            -> Self::SerializeTupleVariant;
-        fn serialize_map(Option<usize>) -> Self::SerializeMap;
-        fn serialize_struct(&'static str, usize) -> Self::SerializeStruct;
-        fn serialize_struct_variant(&'static str, u32, &'static str, usize)
-            -> Self::SerializeStructVariant;
     }
 }

@@ -49,6 +49,62 @@ macro_rules! integers {
     };
 }
 
+/// The compound types of a serializer that writes scalars only, and its
+/// methods that would start one, refusing with `$error`.
+macro_rules! no_compounds {
+    ($error:expr) => {
+        type Ok = ();
+        type Error = Error;
+        type SerializeSeq = serde::ser::Impossible<(), Error>;
+        type SerializeTuple = serde::ser::Impossible<(), Error>;
+        type SerializeTupleStruct = serde::ser::Impossible<(), Error>;
+        type SerializeTupleVariant = serde::ser::Impossible<(), Error>;
+        type SerializeMap = serde::ser::Impossible<(), Error>;
+        type SerializeStruct = serde::ser::Impossible<(), Error>;
+        type SerializeStructVariant = serde::ser::Impossible<(), Error>;
+
+        refuse! {
+            $error;
+            fn serialize_seq(Option<usize>) -> Self::SerializeSeq;
+            fn serialize_tuple(usize) -> Self::SerializeTuple;
+            fn serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+            fn serialize_tuple_variant(&'static str, u32, &'static str, usize)
+                -> Self::SerializeTupleVariant;
+            fn serialize_map(Option<usize>) -> Self::SerializeMap;
+            fn serialize_struct(&'static str, usize) -> Self::SerializeStruct;
+            fn serialize_struct_variant(&'static str, u32, &'static str, usize)
+                -> Self::SerializeStructVariant;
+        }
+    };
+}
+
+/// What serde_json sees through, in values and in keys alike: `Some` and a
+/// newtype struct are what they hold, a unit variant is its name.
+macro_rules! see_through {
+    () => {
+        fn serialize_some<T: ?Sized + serde::Serialize>(self, value: &T) -> Result<(), Error> {
+            value.serialize(self)
+        }
+
+        fn serialize_newtype_struct<T: ?Sized + serde::Serialize>(
+            self,
+            _name: &'static str,
+            value: &T,
+        ) -> Result<(), Error> {
+            value.serialize(self)
+        }
+
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+        ) -> Result<(), Error> {
+            self.serialize_str(variant)
+        }
+    };
+}
+
 mod escape;
 mod key;
 mod raw;

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser::{self, Serialize};
 
 use super::Error;
 
@@ -41,15 +41,7 @@ fn expected_raw_value() -> Error {
 }
 
 impl ser::Serializer for RawText<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
+    no_compounds!(expected_raw_value());
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         self.0.extend_from_slice(v.as_bytes());
@@ -84,14 +76,5 @@ impl ser::Serializer for RawText<'_> {
         fn serialize_unit_variant(&'static str, u32, &'static str) -> ();
         fn serialize_newtype_struct<T>(&'static str, &T) -> ();
         fn serialize_newtype_variant<T>(&'static str, u32, &'static str, &T) -> ();
-        fn serialize_seq(Option<usize>) -> Self::SerializeSeq;
-        fn serialize_tuple(usize) -> Self::SerializeTuple;
-        fn serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
-        fn serialize_tuple_variant(&'static str, u32, &'static str, usize)
-            -> Self::SerializeTupleVariant;
-        fn serialize_map(Option<usize>) -> Self::SerializeMap;
-        fn serialize_struct(&'static str, usize) -> Self::SerializeStruct;
-        fn serialize_struct_variant(&'static str, u32, &'static str, usize)
-            -> Self::SerializeStructVariant;
     }
 }

@@ -32,6 +32,16 @@ pub(super) fn write_finite(out: &mut Vec<u8>, f: impl zmij::Float) {
     out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
 }
 
+/// Writes a float; JSON has no NaN or infinity, and serde_json writes them
+/// as `null`.
+fn write_float(out: &mut Vec<u8>, f: impl zmij::Float, finite: bool) {
+    if finite {
+        write_finite(out, f);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
 /// Writes `value`'s `Display` text as a JSON string, escaped piece by piece
 /// as it is formatted, never held whole.
 pub(super) fn write_display(out: &mut Vec<u8>, value: &(impl ?Sized + fmt::Display)) {
@@ -43,10 +53,30 @@ pub(super) fn write_display(out: &mut Vec<u8>, value: &(impl ?Sized + fmt::Displ
         }
     }
     out.push(b'"');
-    // Writing to a vector cannot fail; a `Display` that fails is a bug in
-    // it, and its text so far stands, as in `ToString`.
+    // Writing to a vector cannot fail. A `Display` that fails on its own is
+    // a bug in it (serde_json and `ToString` panic on one): what it wrote
+    // before it failed stands.
     let _ = write!(Escaping(out), "{value}");
     out.push(b'"');
+}
+
+/// The enum variants that hold a compound: `{"variant":` and the compound,
+/// which closes the object when it ends.
+macro_rules! compound_variants {
+    ($($method:ident -> $compound:ident: $brackets:expr;)*) => {
+        $(
+            fn $method(
+                mut self,
+                _name: &'static str,
+                _index: u32,
+                variant: &'static str,
+                len: usize,
+            ) -> Result<Self::$compound, Error> {
+                self.open_variant(variant);
+                Ok(Compound::open(self.0, $brackets, Some(len)))
+            }
+        )*
+    };
 }
 
 impl<'a> ser::Serializer for Writer<'a> {
@@ -67,23 +97,14 @@ impl<'a> ser::Serializer for Writer<'a> {
 
     integers!(write_integer);
 
-    /// JSON has no NaN or infinity: serde_json writes them as `null`.
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        if v.is_finite() {
-            write_finite(self.0, v);
-            Ok(())
-        } else {
-            self.serialize_unit()
-        }
+        write_float(self.0, v, v.is_finite());
+        Ok(())
     }
 
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        if v.is_finite() {
-            write_finite(self.0, v);
-            Ok(())
-        } else {
-            self.serialize_unit()
-        }
+        write_float(self.0, v, v.is_finite());
+        Ok(())
     }
 
     fn serialize_char(self, v: char) -> Result<(), Error> {
@@ -110,10 +131,6 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.serialize_unit()
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
     fn serialize_unit(self) -> Result<(), Error> {
         self.0.extend_from_slice(b"null");
         Ok(())
@@ -123,22 +140,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.serialize_unit()
     }
 
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
+    see_through!();
 
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         mut self,
@@ -169,17 +171,6 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.serialize_seq(Some(len))
     }
 
-    fn serialize_tuple_variant(
-        mut self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Compound<'a>, Error> {
-        self.open_variant(variant);
-        self.serialize_seq(Some(len))
-    }
-
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a>, Error> {
         Ok(Compound::open(self.0, b"{}", len))
     }
@@ -195,15 +186,9 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.serialize_map(Some(len))
     }
 
-    fn serialize_struct_variant(
-        mut self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Compound<'a>, Error> {
-        self.open_variant(variant);
-        self.serialize_map(Some(len))
+    compound_variants! {
+        serialize_tuple_variant -> SerializeTupleVariant: b"[]";
+        serialize_struct_variant -> SerializeStructVariant: b"{}";
     }
 
     fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
@@ -271,64 +256,60 @@ impl<'a> Compound<'a> {
         self.out
     }
 
+    fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        if self.state == State::Raw {
+            return RawText::write(self.out, key, value);
+        }
+        self.separate();
+        write_str(self.out, key);
+        ser::SerializeMap::serialize_value(self, value)
+    }
+
+    /// A struct's end; a `RawValue` has no bracket to close.
+    fn end_struct(self) -> Result<(), Error> {
+        if self.state == State::Raw {
+            return Ok(());
+        }
+        self.end_plain()
+    }
+
+    fn end_plain(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+
     /// Closes the compound and the variant object around it.
-    fn close_variant(self) -> Result<(), Error> {
+    fn end_variant(self) -> Result<(), Error> {
         self.close().push(b'}');
         Ok(())
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The compounds whose parts are elements, separated by commas.
+macro_rules! elements {
+    ($($trait:ident::$method:ident, $end:ident;)*) => {
+        $(
+            impl ser::$trait for Compound<'_> {
+                type Ok = ();
+                type Error = Error;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
+                fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+                    self.element(value)
+                }
 
-    fn end(self) -> Result<(), Error> {
-        self.close();
-        Ok(())
-    }
+                fn end(self) -> Result<(), Error> {
+                    self.$end()
+                }
+            }
+        )*
+    };
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close_variant()
-    }
+elements! {
+    SerializeSeq::serialize_element, end_plain;
+    SerializeTuple::serialize_element, end_plain;
+    SerializeTupleStruct::serialize_field, end_plain;
+    SerializeTupleVariant::serialize_field, end_variant;
 }
 
 impl ser::SerializeMap for Compound<'_> {
@@ -346,48 +327,35 @@ impl ser::SerializeMap for Compound<'_> {
     }
 
     fn end(self) -> Result<(), Error> {
-        ser::SerializeSeq::end(self)
+        self.end_plain()
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The compounds whose parts are named fields: structs and struct variants.
+macro_rules! fields {
+    ($($trait:ident, $end:ident;)*) => {
+        $(
+            impl ser::$trait for Compound<'_> {
+                type Ok = ();
+                type Error = Error;
 
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        if self.state == State::Raw {
-            return RawText::write(self.out, key, value);
-        }
-        self.separate();
-        write_str(self.out, key);
-        ser::SerializeMap::serialize_value(self, value)
-    }
+                fn serialize_field<T: ?Sized + Serialize>(
+                    &mut self,
+                    key: &'static str,
+                    value: &T,
+                ) -> Result<(), Error> {
+                    self.field(key, value)
+                }
 
-    fn end(self) -> Result<(), Error> {
-        if self.state != State::Raw {
-            self.close();
-        }
-        Ok(())
-    }
+                fn end(self) -> Result<(), Error> {
+                    self.$end()
+                }
+            }
+        )*
+    };
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        ser::SerializeStruct::serialize_field(self, key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close_variant()
-    }
+fields! {
+    SerializeStruct, end_struct;
+    SerializeStructVariant, end_variant;
 }
