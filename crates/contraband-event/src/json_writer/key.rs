@@ -6,11 +6,11 @@ use std::fmt;
 
 use serde::ser;
 
-use super::escape::write_str;
+use super::escape::write_framed;
 use super::writer::{write_display, write_finite, write_integer};
 use super::Error;
 
-/// Serializes one map key to the end of a vector.
+/// Serializes one map key, and the colon after it, to the end of a vector.
 pub(super) struct KeyWriter<'a>(pub(super) &'a mut Vec<u8>);
 
 fn key_must_be_a_string() -> Error {
@@ -21,7 +21,7 @@ fn key_must_be_a_string() -> Error {
 fn write_quoted_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.push(b'"');
     write_integer(out, n);
-    out.push(b'"');
+    out.extend_from_slice(b"\":");
 }
 
 /// Writes a float key in quotes; JSON has no text for one that is not
@@ -34,7 +34,7 @@ fn write_float_key(out: &mut Vec<u8>, f: impl zmij::Float, finite: bool) -> Resu
     }
     out.push(b'"');
     write_finite(out, f);
-    out.push(b'"');
+    out.extend_from_slice(b"\":");
     Ok(())
 }
 
@@ -44,7 +44,7 @@ impl ser::Serializer for KeyWriter<'_> {
 
     #[inline]
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.0, v);
+        write_framed(self.0, *b"\"", v, *b"\":");
         Ok(())
     }
 
@@ -68,6 +68,7 @@ impl ser::Serializer for KeyWriter<'_> {
 
     fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
         write_display(self.0, value);
+        self.0.push(b':');
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 
 use serde::ser::{self, Serialize};
 
-use super::escape::{write_contents, write_str};
+use super::escape::{write_contents, write_framed, write_str};
 use super::key::KeyWriter;
 use super::raw::{RawText, RAW_VALUE_TOKEN};
 use super::Error;
@@ -15,9 +15,7 @@ pub(super) struct Writer<'a>(pub(super) &'a mut Vec<u8>);
 impl Writer<'_> {
     /// Opens `{"variant":`, the start of an enum variant that holds data.
     fn open_variant(&mut self, variant: &str) {
-        self.0.push(b'{');
-        write_str(self.0, variant);
-        self.0.push(b':');
+        write_framed(self.0, *b"{\"", variant, *b"\":");
     }
 }
 
@@ -260,9 +258,13 @@ impl<'a> Compound<'a> {
         if self.state == State::Raw {
             return RawText::write(self.out, key, value);
         }
-        self.separate();
-        write_str(self.out, key);
-        ser::SerializeMap::serialize_value(self, value)
+        if self.state == State::First {
+            write_framed(self.out, *b"\"", key, *b"\":");
+        } else {
+            write_framed(self.out, *b",\"", key, *b"\":");
+        }
+        self.state = State::Rest;
+        value.serialize(Writer(&mut *self.out))
     }
 
     /// A struct's end; a `RawValue` has no bracket to close.
@@ -321,8 +323,8 @@ impl ser::SerializeMap for Compound<'_> {
         key.serialize(KeyWriter(&mut *self.out))
     }
 
+    /// The colon before it was written with the key.
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.out.push(b':');
         value.serialize(Writer(&mut *self.out))
     }
 
