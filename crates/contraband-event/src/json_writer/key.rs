@@ -14,7 +14,7 @@ use super::Error;
 pub(super) struct KeyWriter<'a>(pub(super) &'a mut Vec<u8>);
 
 fn key_must_be_a_string() -> Error {
-    Error::Data("key must be a string".into())
+    Error::data("key must be a string")
 }
 
 /// Writes an integer key in quotes.
@@ -28,9 +28,7 @@ fn write_quoted_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
 /// finite, and serde_json refuses it.
 fn write_float_key(out: &mut Vec<u8>, f: impl zmij::Float, finite: bool) -> Result<(), Error> {
     if !finite {
-        return Err(Error::Data(
-            "float key must be finite (got NaN or +/-inf)".into(),
-        ));
+        return Err(Error::data("float key must be finite (got NaN or +/-inf)"));
     }
     out.push(b'"');
     write_finite(out, f);

@@ -105,6 +105,7 @@ macro_rules! see_through {
     };
 }
 
+mod error;
 mod escape;
 mod key;
 mod raw;
@@ -112,10 +113,11 @@ mod raw;
 mod tests;
 mod writer;
 
-use std::fmt;
 use std::io;
 
 use serde::Serialize;
+
+pub use error::Error;
 
 /// Serializes `value` as compact JSON to `out`, exactly as
 /// `serde_json::to_writer` would.
@@ -129,7 +131,7 @@ use serde::Serialize;
 /// that JSON cannot have (see [`Error`]), or when writing to `out` fails.
 pub fn to_writer<W: io::Write, T: ?Sized + Serialize>(mut out: W, value: &T) -> Result<(), Error> {
     let text = to_vec(value)?;
-    out.write_all(&text).map_err(Error::Io)
+    out.write_all(&text).map_err(Error::io)
 }
 
 /// Serializes `value` as compact JSON, exactly as `serde_json::to_vec`
@@ -156,51 +158,4 @@ pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>, Error> {
 /// that JSON cannot have (see [`Error`]).
 pub fn append<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
     value.serialize(writer::Writer(out))
-}
-
-/// Why a value could not be written.
-#[derive(Debug)]
-pub enum Error {
-    /// The output could not be written to.
-    Io(io::Error),
-    /// The value cannot be written as JSON: a map key that is not a string,
-    /// a number, a boolean or a char; a float key that is not finite; or an
-    /// error of the value's own `Serialize` implementation. serde_json
-    /// refuses the same values.
-    Data(String),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(err) => err.fmt(f),
-            Error::Data(msg) => f.write_str(msg),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(err) => Some(err),
-            Error::Data(_) => None,
-        }
-    }
-}
-
-impl serde::ser::Error for Error {
-    fn custom<T: fmt::Display>(msg: T) -> Error {
-        Error::Data(msg.to_string())
-    }
-}
-
-/// As serde_json converts its errors: an I/O error as it was, anything else
-/// as invalid data.
-impl From<Error> for io::Error {
-    fn from(err: Error) -> io::Error {
-        match err {
-            Error::Io(err) => err,
-            Error::Data(msg) => io::Error::new(io::ErrorKind::InvalidData, msg),
-        }
-    }
 }

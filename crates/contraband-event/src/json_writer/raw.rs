@@ -30,14 +30,14 @@ impl RawText<'_> {
         value: &T,
     ) -> Result<(), Error> {
         if key != RAW_VALUE_TOKEN {
-            return Err(Error::Data("expected value".into()));
+            return Err(Error::data("expected value"));
         }
         value.serialize(RawText(out))
     }
 }
 
 fn expected_raw_value() -> Error {
-    Error::Data("expected RawValue".into())
+    Error::data("expected RawValue")
 }
 
 impl ser::Serializer for RawText<'_> {

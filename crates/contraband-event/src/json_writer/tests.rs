@@ -340,3 +340,26 @@ fn to_writer_writes_the_whole_text_or_nothing() {
     append(&mut out, &1).unwrap();
     assert_eq!(out, b"[1");
 }
+
+#[test]
+fn errors_say_whether_the_output_or_the_value_failed() {
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("broken"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let err = to_writer(Broken, &1).unwrap_err();
+    assert!(err.is_io());
+    assert_eq!(err.to_string(), "broken");
+    assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::Other);
+    let err = to_writer(Vec::new(), &KeyedBy(())).unwrap_err();
+    assert!(!err.is_io());
+    assert_eq!(
+        std::mem::size_of::<Result<(), Error>>(),
+        std::mem::size_of::<usize>()
+    );
+}
