@@ -127,13 +127,13 @@ proptest! {
 }
 
 /// Every placement of each escaped byte (and of some that are not) in texts
-/// of up to 40 bytes: every short form (up to 3, 4 to 7, 8 to 16 bytes) and
-/// every place in a 16-byte block and in the tail after the blocks.
+/// of up to 48 bytes: every short form (up to 3, 4 to 7, 8 to 16, 17 to 32
+/// bytes) and every place in a 16-byte block and in the tail after them.
 #[test]
 fn every_byte_is_escaped_as_serde_json_escapes_it_at_every_place() {
     let bytes = (0..0x80_u8).map(char::from).chain(['é', '😀']);
     for c in bytes {
-        for len in 0..40 {
+        for len in 0..48 {
             for at in 0..=len {
                 let mut s = "x".repeat(len);
                 s.insert(at, c);
