@@ -22,10 +22,9 @@ pub(super) fn write_str(out: &mut Vec<u8>, text: &str) {
 ///
 /// Most strings of an alert are keys and short values that need no escape.
 /// Those of up to 32 bytes are tested as one to four words and written as
-/// two pieces of fixed size, the frame in them. Each write to the vector is a
-/// capacity check and a length update, and a `memcpy` of a few bytes cost
-/// more than the whole test: a key written in five pieces cost about twice
-/// as much as in two.
+/// two pieces of fixed size, the frame in them: each write to the vector is
+/// a capacity check and a length update, and a `memcpy` of a few bytes costs
+/// more than the whole test.
 #[inline(always)]
 pub(super) fn write_framed<const O: usize, const C: usize>(
     out: &mut Vec<u8>,
@@ -38,46 +37,29 @@ pub(super) fn write_framed<const O: usize, const C: usize>(
     let written = match n {
         1..=3 => {
             // The first, middle and last bytes are all of them.
-            let picked = [bytes[0], bytes[n / 2], bytes[n - 1]];
-            let [a, b, c] = picked;
-            let clean =
-                escape_marks(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' '])) == 0;
-            if clean {
-                write_ends(out, &open, &picked, &[], n, &close);
-            }
-            clean
+            let [a, b, c] = [bytes[0], bytes[n / 2], bytes[n - 1]];
+            let marks = escape_marks(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']));
+            write_clean(out, marks, &open, &[a, b, c], &[], n, &close)
         }
         4..=7 => {
             let (first, last) = ends::<4>(bytes);
             let word =
                 u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
-            let clean = escape_marks(word) == 0;
-            if clean {
-                write_ends(out, &open, &first, &last, n, &close);
-            }
-            clean
+            let marks = escape_marks(word);
+            write_clean(out, marks, &open, &first, &last, n, &close)
         }
         8..=16 => {
             let (first, last) = ends::<8>(bytes);
-            let clean = escape_marks(u64::from_le_bytes(first))
-                | escape_marks(u64::from_le_bytes(last))
-                == 0;
-            if clean {
-                write_ends(out, &open, &first, &last, n, &close);
-            }
-            clean
+            let marks = escape_marks(word(&first)) | escape_marks(word(&last));
+            write_clean(out, marks, &open, &first, &last, n, &close)
         }
         17..=32 => {
             let (first, last) = ends::<16>(bytes);
-            let clean = escape_marks(word(&first[..8]))
+            let marks = escape_marks(word(&first[..8]))
                 | escape_marks(word(&first[8..]))
                 | escape_marks(word(&last[..8]))
-                | escape_marks(word(&last[8..]))
-                == 0;
-            if clean {
-                write_ends(out, &open, &first, &last, n, &close);
-            }
-            clean
+                | escape_marks(word(&last[8..]));
+            write_clean(out, marks, &open, &first, &last, n, &close)
         }
         _ => false,
     };
@@ -86,6 +68,25 @@ pub(super) fn write_framed<const O: usize, const C: usize>(
         write_contents(out, text);
         out.extend_from_slice(&close);
     }
+}
+
+/// Writes a short text by [`write_ends`] if it has no `marks` of a byte to
+/// escape; says whether it did.
+#[inline(always)]
+fn write_clean<const O: usize, const F: usize, const L: usize, const C: usize>(
+    out: &mut Vec<u8>,
+    marks: u64,
+    open: &[u8; O],
+    first: &[u8; F],
+    last: &[u8; L],
+    len: usize,
+    close: &[u8; C],
+) -> bool {
+    if marks != 0 {
+        return false;
+    }
+    write_ends(out, open, first, last, len, close);
+    true
 }
 
 /// The first and the last `N` bytes of `bytes`, which has `N` to `2 * N`.
