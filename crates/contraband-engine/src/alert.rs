@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use contraband_event::{ContainerContext, Event, LogSource, Origin, Timestamp};
+use contraband_event::{json_writer, ContainerContext, Event, LogSource, Origin, Timestamp};
 
 use crate::level::Level;
 use crate::strategy::{Priority, Strategy};
@@ -74,12 +74,14 @@ impl Alert {
             .unwrap_or_default();
         // The lifecycle verb is not part of the finding: a privileged
         // container seen on create, start and inspect is one finding.
-        let matched_text = serde_json::to_string(&Finding(&matched)).unwrap_or_default();
+        // The same text as serde_json's (keys hash the same across
+        // versions), written by the cheaper writer.
+        let matched_text = json_writer::to_vec(&Finding(&matched)).unwrap_or_default();
         let dedup_key = stable_hash([
             rule.id.as_bytes(),
             host.as_bytes(),
             container_id.as_bytes(),
-            matched_text.as_bytes(),
+            &matched_text,
         ]);
         Alert {
             time: event.time,
@@ -313,6 +315,143 @@ mod tests {
         // hashed as compact JSON after the rule, host and container ids.
         let want = stable_hash([b"r1".as_slice(), b"node-1", b"", br#"{"Privileged":true}"#]);
         assert_eq!(create.dedup_key, want);
+    }
+
+    /// An alert with every part filled, `text` in its strings and matched
+    /// values, `raw` as its record.
+    fn full_alert(text: &str, raw: Option<&str>) -> Alert {
+        let fields = serde_json::json!({
+            "Image": format!("/usr/bin/{text}"),
+            "CommandLine": format!("sh -c \"{text}\""),
+            "ProcessId": 42,
+            "ParentProcessId": "1",
+            "User": text,
+            "CurrentDirectory": "/tmp",
+        });
+        let mut event = Event::new(
+            LogSource::new(Some("linux"), Some("process_creation"), Some(text)),
+            Timestamp(1_700_000_000_123_456_789),
+            fields.as_object().cloned().unwrap_or_default(),
+        );
+        event.host = Some(format!("host {text}").into());
+        event.set_container(ContainerContext {
+            id: Some("3b1f0c2d9e8a".into()),
+            name: Some(text.into()),
+            image: Some("127.0.0.1:5001/tools/hashcat:6".into()),
+            privileged: Some(true),
+            cap_add: vec!["SYS_ADMIN".into(), text.into()],
+            labels: [("k".to_string(), text.to_string())].into(),
+            mounts: vec![contraband_event::Mount {
+                source: Some("/".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        event.origin = Origin {
+            source: "audit.log".into(),
+            line: Some(17),
+            offset: Some(4096),
+            ..Origin::default()
+        };
+        event.raw = raw.map(Into::into);
+        let matched = serde_json::json!({
+            "CommandLine": text,
+            "Action": "start",
+            "Count": -3,
+            "Ratio": 0.1,
+            "Big": u64::MAX,
+            "List": [text, null, true, {"nested": text}],
+        });
+        let rule = Arc::new(RuleInfo {
+            id: "5d2c".into(),
+            title: format!("Title {text}"),
+            level: Level::Critical,
+            status: Some("test".into()),
+            description: Some(text.into()),
+        });
+        let strategy = Arc::new(StrategyInfo {
+            id: "s1".into(),
+            title: text.into(),
+            priority: Priority::High,
+        });
+        let attack = Arc::new(Attack::from_tags([
+            "attack.t1611",
+            "attack.privilege_escalation",
+        ]));
+        let matched = matched.as_object().cloned().unwrap_or_default();
+        Alert::new(rule, attack, Some(strategy), &event, matched)
+    }
+
+    fn assert_written_as_serde_json_writes_it(alert: &Alert) {
+        let ours = json_writer::to_vec(alert).unwrap();
+        let theirs = serde_json::to_vec(alert).unwrap();
+        assert_eq!(String::from_utf8(ours), String::from_utf8(theirs));
+    }
+
+    #[test]
+    fn alerts_are_written_as_serde_json_writes_them() {
+        let records = [
+            None,
+            Some(r#"{"a": 1.50, "s": "\u00e9\/", "n": 1e3}"#),
+            Some("{\n  \"pretty\": [1, \"x\\ny\"]\n}\n"),
+            Some("  {\"padded\":true}  "),
+            Some("not json \"quoted\"\t\u{1b}[0m"),
+            Some(""),
+        ];
+        for raw in records {
+            for text in [
+                "",
+                "plain",
+                "q\"b\\s/",
+                "ctl\u{0}\u{1f}\n\r\t\u{8}\u{c}",
+                "ünï→😀",
+            ] {
+                assert_written_as_serde_json_writes_it(&full_alert(text, raw));
+            }
+        }
+        assert_written_as_serde_json_writes_it(&alert_on(serde_json::json!({})));
+    }
+
+    /// Text of any characters, or of ASCII with its control bytes, quotes and
+    /// backslashes often enough that every escape comes up.
+    fn mostly_ascii() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![proptest::prelude::any::<String>(), "[\\x00-\\x7f]{0,48}",]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_alert_is_written_as_serde_json_writes_it(
+            text in mostly_ascii(),
+            raw in proptest::option::of(mostly_ascii()),
+            raw_is_json in proptest::prelude::any::<bool>(),
+        ) {
+            // A record that is JSON (embedded raw), or most likely not (a string).
+            let raw = raw.map(|r| match raw_is_json {
+                true => serde_json::json!({"r": r, "n": [1.5, -2]}).to_string(),
+                false => r,
+            });
+            let alert = full_alert(&text, raw.as_deref());
+            let ours = json_writer::to_vec(&alert).unwrap();
+            let theirs = serde_json::to_vec(&alert).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(ours), String::from_utf8(theirs));
+        }
+    }
+
+    /// The dedup key hashes the matched values as serde_json writes them:
+    /// keys stay the same across a change of writer.
+    #[test]
+    fn dedup_key_hashes_the_findings_serde_json_text() {
+        let text = "q\"b\\s ctl\u{1}\n ünï";
+        let alert = full_alert(text, None);
+        let finding = serde_json::to_string(&Finding(&alert.matched)).unwrap();
+        let container = alert.container.as_ref().and_then(|c| c.id.as_deref());
+        let want = stable_hash([
+            alert.rule.id.as_bytes(),
+            alert.host.as_deref().unwrap_or_default().as_bytes(),
+            container.unwrap_or_default().as_bytes(),
+            finding.as_bytes(),
+        ]);
+        assert_eq!(alert.dedup_key, want);
     }
 
     #[test]

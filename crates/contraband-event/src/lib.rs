@@ -15,6 +15,7 @@
 mod container;
 mod event;
 mod fields;
+pub mod json_writer;
 mod logsource;
 mod names;
 mod path;

@@ -1,6 +1,7 @@
 use std::io::{self, BufWriter, Write};
 
 use contraband_engine::Alert;
+use contraband_event::json_writer;
 use serde_json::Value;
 
 use crate::Sink;
@@ -12,6 +13,7 @@ type ToValue = fn(&Alert) -> serde_json::Result<Value>;
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
     to_value: Option<ToValue>,
+    text: AlertText,
 }
 
 impl JsonLines {
@@ -21,6 +23,7 @@ impl JsonLines {
         JsonLines {
             out: crate::buffered(out),
             to_value: None,
+            text: AlertText::default(),
         }
     }
 
@@ -29,6 +32,7 @@ impl JsonLines {
         JsonLines {
             out: crate::buffered(out),
             to_value: Some(to_value),
+            text: AlertText::default(),
         }
     }
 }
@@ -36,10 +40,12 @@ impl JsonLines {
 impl Sink for JsonLines {
     fn write(&mut self, alert: &Alert) -> io::Result<()> {
         match self.to_value {
-            Some(to_value) => serde_json::to_writer(&mut self.out, &to_value(alert)?)?,
-            None => serde_json::to_writer(&mut self.out, alert)?,
+            Some(to_value) => {
+                serde_json::to_writer(&mut self.out, &to_value(alert)?)?;
+                self.out.write_all(b"\n")
+            }
+            None => self.text.write(&mut self.out, b"", alert, b"\n"),
         }
-        self.out.write_all(b"\n")
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -55,6 +61,7 @@ impl Sink for JsonLines {
 pub struct JsonArray {
     out: BufWriter<Box<dyn Write + Send>>,
     written: usize,
+    text: AlertText,
 }
 
 impl JsonArray {
@@ -62,15 +69,15 @@ impl JsonArray {
         JsonArray {
             out: crate::buffered(out),
             written: 0,
+            text: AlertText::default(),
         }
     }
 }
 
 impl Sink for JsonArray {
     fn write(&mut self, alert: &Alert) -> io::Result<()> {
-        self.out
-            .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut self.out, alert)?;
+        let before = if self.written == 0 { b"[\n" } else { b",\n" };
+        self.text.write(&mut self.out, before, alert, b"")?;
         self.written += 1;
         Ok(())
     }
@@ -83,5 +90,29 @@ impl Sink for JsonArray {
         self.out
             .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
         self.out.flush()
+    }
+}
+
+/// An alert's JSON text, made in a buffer kept from one alert to the next
+/// and written out whole: an alert that fails to serialize writes nothing.
+/// `json_writer` writes what serde_json would, in about half the
+/// instructions.
+#[derive(Default)]
+struct AlertText(Vec<u8>);
+
+impl AlertText {
+    /// Writes `alert` to `out` as JSON, between `before` and `after`.
+    fn write(
+        &mut self,
+        out: &mut impl Write,
+        before: &[u8],
+        alert: &Alert,
+        after: &[u8],
+    ) -> io::Result<()> {
+        self.0.clear();
+        self.0.extend_from_slice(before);
+        json_writer::append(&mut self.0, alert)?;
+        self.0.extend_from_slice(after);
+        out.write_all(&self.0)
     }
 }

@@ -147,6 +147,28 @@ fn jsonl_embeds_the_record_as_read_and_on_one_line() {
     assert_eq!(array[1]["event"], events[1]);
 }
 
+/// The JSON sinks write their own JSON (`json_writer`), held to what
+/// serde_json writes for the same alerts: raw JSON records, pretty ones,
+/// text ones, and strings that need escaping.
+#[test]
+fn json_sinks_write_what_serde_json_writes() {
+    let alerts = [
+        alert(Level::High),
+        alert_with_raw("{\n  \"a\": [1, 2.5, null],\n  \"b\": \"x\\ny\"\n}\n"),
+        alert_with_raw(r#"{"a": 1.50, "s": "\u00e9\/", "n": 1e3}"#),
+        alert_with_raw("not json: \"q\" \\ \u{7}\t\u{1b}[0m ünï"),
+    ];
+    let lines: Vec<String> = alerts
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap())
+        .collect();
+    assert_eq!(render(Format::Jsonl, &alerts), lines.join("\n") + "\n");
+    assert_eq!(
+        render(Format::Json, &alerts),
+        format!("[\n{}\n]\n", lines.join(",\n"))
+    );
+}
+
 #[test]
 fn json_is_one_valid_array_even_when_empty() {
     let v: Value = serde_json::from_str(&render(
