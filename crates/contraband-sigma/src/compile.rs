@@ -1406,9 +1406,12 @@ impl Node {
     }
 
     /// Collect the (field, value) pairs that made positive branches true.
+    /// Call only on a node true for `event`.
     pub(crate) fn collect(&self, event: &Event, out: &mut Vec<(String, Value)>) {
         match self {
-            Node::And(xs) | Node::Or(xs) => {
+            // A true `and` has only true branches: not evaluated again.
+            Node::And(xs) => xs.iter().for_each(|x| x.collect(event, out)),
+            Node::Or(xs) => {
                 for x in xs.iter() {
                     if x.eval(event) {
                         x.collect(event, out);
@@ -1420,16 +1423,11 @@ impl Node {
                 if ft.negate {
                     return;
                 }
-                let tests: Vec<&[VTest]> = if ft.all {
-                    ft.tests.iter().map(std::slice::from_ref).collect()
-                } else {
-                    vec![&ft.tests[..]]
-                };
-                for ts in tests {
-                    let ac = if ft.all { &None } else { &ft.any_contains };
+                // The first value passing `tests` (or holding one of `ac`'s words).
+                let mut first_passing = |tests: &[VTest], ac: &Option<AnyOf>| {
                     let _ = event.visit(&ft.field, &mut |v| {
                         if !is_nullish(v)
-                            && (ac_hit(ac, v) || ts.iter().any(|t| value_test(t, v, event)))
+                            && (ac_hit(ac, v) || tests.iter().any(|t| value_test(t, v, event)))
                         {
                             let pair = (ft.field.to_string(), v.to_value());
                             if !out.contains(&pair) {
@@ -1439,6 +1437,14 @@ impl Node {
                         }
                         ControlFlow::Continue(())
                     });
+                };
+                // `|all`: a value for each test; otherwise for any of them.
+                if ft.all {
+                    for test in ft.tests.iter() {
+                        first_passing(std::slice::from_ref(test), &None);
+                    }
+                } else {
+                    first_passing(&ft.tests, &ft.any_contains);
                 }
             }
             Node::Keyword(kt) => {
