@@ -185,9 +185,9 @@ impl<'a> Reader<'a> {
         if is_entry(line.text) {
             Some(Yaml::Sequence(self.sequence(col)?))
         } else {
-            // A scalar alone on its line (`key:` then text under it) is
-            // left to the general parser.
-            key(line.text)?;
+            // A scalar alone on its line (`key:` then text under it) is no
+            // key: the mapping gives up on it, leaving the file to the
+            // general parser.
             Some(Yaml::Mapping(self.mapping(col)?))
         }
     }
@@ -209,13 +209,8 @@ impl<'a> Reader<'a> {
     /// a collection at column `col`.
     fn inline(&mut self, text: &'a str, col: usize) -> Option<Yaml> {
         let value = match text.as_bytes()[0] {
-            b'"' => {
-                let (s, rest) = double_quoted(&text[1..])?;
-                line_ends(rest)?;
-                Yaml::String(s)
-            }
-            b'\'' => {
-                let (s, rest) = single_quoted(&text[1..])?;
+            b'"' | b'\'' => {
+                let (s, rest) = quoted(text)?;
                 line_ends(rest)?;
                 Yaml::String(s)
             }
@@ -358,12 +353,8 @@ fn line_ends(rest: &str) -> Option<()> {
 /// its colon.
 fn key(text: &str) -> Option<(Yaml, &str)> {
     let (key, rest) = match text.as_bytes()[0] {
-        b'"' => {
-            let (s, rest) = double_quoted(&text[1..])?;
-            (Yaml::String(s), rest.strip_prefix(':')?)
-        }
-        b'\'' => {
-            let (s, rest) = single_quoted(&text[1..])?;
+        b'"' | b'\'' => {
+            let (s, rest) = quoted(text)?;
             (Yaml::String(s), rest.strip_prefix(':')?)
         }
         b if is_indicator(b) => return None,
@@ -394,6 +385,15 @@ fn plain_value(text: &str) -> Option<&str> {
     };
     let text = text.trim_end_matches(' ');
     (!text.contains(": ") && !text.ends_with(':')).then_some(text)
+}
+
+/// The body of the quoted scalar `text` starts with (a `"` or a `'`), on
+/// one line, and what follows its closing quote.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    match text.as_bytes()[0] {
+        b'"' => double_quoted(&text[1..]),
+        _ => single_quoted(&text[1..]),
+    }
 }
 
 /// The body of a double-quoted scalar on one line (`text` starts after the
