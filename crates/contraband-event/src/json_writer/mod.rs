@@ -13,7 +13,7 @@
 //!
 //! Output is built in a `Vec<u8>`: a write to a vector is a capacity check
 //! and a store, where each `io::Write` call is a call and a copy of its own.
-//! [`to_writer`] writes the finished text at once, so a value that fails to
+//! Callers write the finished text at once, so a value that fails to
 //! serialize writes nothing.
 
 /// Serializer methods that refuse what they are given with `$error`: map keys
@@ -114,26 +114,9 @@ mod raw;
 mod tests;
 mod writer;
 
-use std::io;
-
 use serde::Serialize;
 
 pub use error::Error;
-
-/// Serializes `value` as compact JSON to `out`, exactly as
-/// `serde_json::to_writer` would.
-///
-/// The text is built in memory and written with one `write_all`; nothing is
-/// written when serialization fails.
-///
-/// # Errors
-///
-/// When `value`'s `Serialize` implementation fails, when it has a map key
-/// that JSON cannot have (see [`Error`]), or when writing to `out` fails.
-pub fn to_writer<W: io::Write, T: ?Sized + Serialize>(mut out: W, value: &T) -> Result<(), Error> {
-    let text = to_vec(value)?;
-    out.write_all(&text).map_err(Error::io)
-}
 
 /// Serializes `value` as compact JSON, exactly as `serde_json::to_vec`
 /// would.
