@@ -70,6 +70,15 @@ pub struct Prefilter {
     /// Some literal can be found in the text of a number or a boolean
     /// (`"1011"`, `"true"`): otherwise those are not scanned.
     scalar_literals: bool,
+    /// Per entry of `fields`, then for text in none of them: whether a
+    /// literal that counts there is made of stamp bytes only (see
+    /// [`is_stamp_text`]). Where none is, a time or a number written as
+    /// text is not scanned: a literal is found only in a text holding its
+    /// every byte. Event times are unique to their event, so each would
+    /// be walked and then kept in the memo for nothing.
+    stamp_literals: Box<[bool]>,
+    /// The same for text found under a key or in a container context.
+    stamp_literals_anywhere: bool,
 }
 
 /// Reusable per-thread scratch space for [`RuleSet::matches_selection`]
@@ -185,6 +194,19 @@ impl Prefilter {
             }
         }
         let plain = fields.iter().map(|f| !f.contains('.')).collect();
+        let mut stamp_literals = vec![false; fields.len() + 1].into_boxed_slice();
+        for (pattern, wanting) in patterns.iter().zip(&pattern_rules) {
+            if !is_stamp_text(pattern) {
+                continue;
+            }
+            for &(_, wants) in wanting {
+                match stamp_literals.get_mut(wants as usize) {
+                    Some(flag) => *flag = true,
+                    None => stamp_literals.fill(true),
+                }
+            }
+        }
+        let stamp_literals_anywhere = stamp_literals.contains(&true);
         let fields = fields.into_iter().map(Box::from).collect();
         let scalar_literals = patterns.iter().any(|p| fits_in_number_or_bool(p));
         let ac = Literals::build(&patterns);
@@ -203,6 +225,8 @@ impl Prefilter {
             plain,
             scan_all: keywords,
             scalar_literals,
+            stamp_literals,
+            stamp_literals_anywhere,
         }
     }
 
@@ -241,6 +265,9 @@ impl Prefilter {
                 return ControlFlow::Continue(());
             }
             let _ = with_text(v, |text| {
+                if is_stamp_text(text) && !self.may_hold_stamp_literals(from) {
+                    return;
+                }
                 // A text from one field, or from anywhere in a container
                 // context, marks the same rules every time: a text met
                 // before is looked up, not scanned.
@@ -361,6 +388,17 @@ impl Prefilter {
         self.scalar_literals || !is_number_or_bool(v)
     }
 
+    /// Whether a literal made of stamp bytes only counts in text from
+    /// `from` (see `stamp_literals`).
+    #[inline]
+    fn may_hold_stamp_literals(&self, from: Source) -> bool {
+        match from {
+            // `NO_FIELD` is past the fields: the flag for text in none.
+            Source::Field(i) => self.stamp_literals[(i as usize).min(self.fields.len())],
+            Source::Under(_) | Source::Container => self.stamp_literals_anywhere,
+        }
+    }
+
     /// Calls `mark` with each rule slot a literal found in `text` (from
     /// `from`) counts for.
     #[inline]
@@ -441,6 +479,20 @@ fn fits_in_number_or_bool(literal: &str) -> bool {
         .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b))
         || "true".contains(&lower)
         || "false".contains(&lower)
+}
+
+/// Is `text` made of the bytes times and numbers are written with only
+/// (`2026-11-20T00:00:03.862Z`, `+01:00`, `2040029`, `1.5`)? Most texts
+/// are told apart at their first byte.
+#[inline]
+fn is_stamp_text(text: &str) -> bool {
+    text.bytes().all(|b| {
+        b.is_ascii_digit()
+            || matches!(
+                b,
+                b'+' | b'-' | b'.' | b':' | b'/' | b' ' | b'T' | b't' | b'Z' | b'z'
+            )
+    })
 }
 
 /// A number or a boolean, held as JSON.
@@ -1029,6 +1081,7 @@ mod tests {
                 Just("mimikatz"),
                 Just("ls"),
                 Just("31337"),
+                Just("2026-11-20T00:00:03.862Z"),
                 Just("x a-rather-long-literal-past-sixteen-bytes"),
                 Just("x a-rather-long-literal-past-sixteen"),
             ];
@@ -1153,6 +1206,62 @@ mod tests {
             ),
         );
         loader.finish().ruleset
+    }
+
+    #[test]
+    fn times_and_numbers_are_scanned_only_where_a_literal_of_their_bytes_counts() {
+        // `2026-11` is made of the bytes times are written with and counts
+        // in `UtcTime` only; the keyword rule makes every scalar scanned.
+        let set = one_rule(
+            "{sel: {UtcTime|startswith: '2026-11'}, kw: [mimikatz], condition: sel or kw}",
+        );
+        let pf = Prefilter::new(&set);
+        assert!(pf.scan_all);
+        let utc = pf.fields.iter().position(|f| &**f == "UtcTime").unwrap();
+        let mut flags = vec![false; pf.fields.len() + 1];
+        flags[utc] = true;
+        assert_eq!(*pf.stamp_literals, flags[..]);
+        assert!(pf.stamp_literals_anywhere);
+        let records = [
+            serde_json::json!({"UtcTime": "2026-11-20T00:00:03.862Z", "Note": "2026-11-20"}),
+            serde_json::json!({"UtcTime": "2025-01-01T00:00:00Z", "Note": "2026-11-20"}),
+            serde_json::json!({"UtcTime": "2025-01-01 mimikatz", "Note": "1.5"}),
+            serde_json::json!({"Note": {"UtcTime": "2026-11-20"}, "Other": "2026-11"}),
+        ];
+        // Each twice: a record met again has its shape, its scalars their
+        // fields.
+        let records: Vec<_> = records
+            .iter()
+            .flat_map(|r| [r.clone(), r.clone()])
+            .collect();
+        let mut events = crate::test_support::decoded_stream(&records);
+        assert!(events.iter().any(|e| e.fields.shape_id().is_some()));
+        let mut scratch = PrefilterScratch::default();
+        let mut fired = Vec::new();
+        for (record, event) in records.iter().zip(&mut events) {
+            event.logsource = event_logsource();
+            let mut filtered = Vec::new();
+            set.matches_prefiltered(event, &pf, &mut scratch, &mut filtered);
+            assert_eq!(filtered, set.matches(event), "{record}");
+            fired.push(filtered.len());
+        }
+        assert_eq!(fired, [1, 1, 0, 0, 1, 1, 0, 0]);
+        // Without such a literal no text of stamp bytes is scanned, and
+        // none could have marked a rule.
+        let pf = Prefilter::new(&one_rule("{kw: ['2026x', mimikatz], condition: kw}"));
+        assert!(!pf.stamp_literals_anywhere && !pf.stamp_literals.contains(&true));
+        for stamp in [
+            "2026-11-20T00:00:03.862Z",
+            "+01:00",
+            "1.5",
+            "10/11/2026 12:00",
+            "",
+        ] {
+            assert!(is_stamp_text(stamp), "{stamp}");
+        }
+        for other in ["2026x", "/usr/bin/id", "0xff", "1e5"] {
+            assert!(!is_stamp_text(other), "{other}");
+        }
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub(crate) struct ScanMemo {
 
 #[derive(Clone, Debug, Default)]
 struct Kept {
+    /// The kept key's whole hash: a text that only shares the slot is told
+    /// apart here, in the slot's own cache line, without reading the kept
+    /// text (a miss of its own, and most texts looked up are new).
+    hash: u64,
     /// The scanning prefilter's [`crate::Prefilter`] id; 0 for none.
     prefilter: u64,
     field: u32,
@@ -54,6 +58,7 @@ pub(crate) struct MemoKey<'t> {
     prefilter: u64,
     field: u32,
     text: &'t str,
+    hash: u64,
     slot: usize,
 }
 
@@ -69,6 +74,7 @@ impl<'t> MemoKey<'t> {
             prefilter,
             field,
             text,
+            hash: h,
             slot: (h >> (64 - MEMO_SLOT_BITS)) as usize,
         })
     }
@@ -79,7 +85,8 @@ impl ScanMemo {
     #[inline]
     pub(crate) fn get(&mut self, key: MemoKey<'_>) -> Option<&[u32]> {
         let kept = self.slots.get_mut(key.slot)?;
-        let hit = kept.prefilter == key.prefilter
+        let hit = kept.hash == key.hash
+            && kept.prefilter == key.prefilter
             && kept.field == key.field
             && short_eq(kept.text.as_bytes(), key.text.as_bytes());
         if !hit {
@@ -103,6 +110,7 @@ impl ScanMemo {
             kept.credit -= 1;
             return;
         }
+        kept.hash = key.hash;
         kept.prefilter = key.prefilter;
         kept.field = key.field;
         kept.text.clear();
