@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use contraband_event::{ContainerContext, Event, FieldPlaces, ValueRef};
+use contraband_event::{ContainerContext, Event, FieldPlaces, SharedContainer, ValueRef};
 // Seeded per process and per table, so colliding keys cannot be prepared
 // in advance; every table here is bounded as well.
 use foldhash::{HashMap, HashMapExt};
@@ -147,8 +147,22 @@ struct IdSlots {
     /// Slot → times it was freed: a slot kept with an older count (see
     /// `recent`) names an id that is gone.
     generation: Vec<u32>,
+    /// Slot → what the index knows of its container and the context an
+    /// event attributed to it gets; made on first use.
+    contexts: Vec<Option<SlotContext>>,
     by_id: HashMap<Arc<str>, u32>,
     free: Vec<u32>,
+}
+
+/// A container id's contexts, looked up and made once for all its events.
+#[derive(Debug)]
+struct SlotContext {
+    /// The inspected configuration, if the index has the id.
+    known: Option<Arc<ContainerContext>>,
+    /// The id with the inspected configuration, shared by every event
+    /// attributed by ancestry: its view is built once and its text scanned
+    /// once by a prefilter, not per event as an event's own copy would be.
+    attributed: SharedContainer,
 }
 
 impl IdSlots {
@@ -172,6 +186,7 @@ impl IdSlots {
                 self.ids.push(None);
                 self.uses.push(0);
                 self.generation.push(0);
+                self.contexts.push(None);
                 (self.ids.len() - 1) as u32
             }
         };
@@ -182,6 +197,7 @@ impl IdSlots {
 
     fn release_slot(&mut self, slot: usize) {
         if let Some(id) = self.ids[slot].take() {
+            self.contexts[slot] = None;
             self.by_id.remove(&id);
             self.generation[slot] = self.generation[slot].wrapping_add(1);
             self.free.push(slot as u32);
@@ -199,8 +215,30 @@ impl IdSlots {
         *uses = uses.saturating_sub(1);
     }
 
+    #[cfg(test)]
     fn id(&self, slot: u32) -> Option<&Arc<str>> {
         self.ids.get(slot as usize)?.as_ref()
+    }
+
+    /// The contexts of `slot`'s container, made on first use from what
+    /// `index` knows; `None` for a free slot.
+    fn context(&mut self, slot: u32, index: &ContainerIndex) -> Option<&SlotContext> {
+        let slot = slot as usize;
+        let id = self.ids.get(slot)?.as_ref()?;
+        Some(self.contexts[slot].get_or_insert_with(|| {
+            let known = index.get(id).cloned();
+            let mut attributed = ContainerContext {
+                id: Some(id.to_string()),
+                ..ContainerContext::default()
+            };
+            if let Some(known) = &known {
+                attributed.fill_from(known);
+            }
+            SlotContext {
+                known,
+                attributed: SharedContainer::new(attributed),
+            }
+        }))
     }
 
     fn generation(&self, slot: u32) -> u32 {
@@ -264,17 +302,21 @@ impl ProcessAttributor {
         if let Some(pid) = pid {
             self.remember(pid, slot);
         }
-        let Some(id) = self.slots.id(slot) else {
+        let Some(context) = self.slots.context(slot, &self.index) else {
             return;
         };
-        let known = self.index.get(id).cloned();
-        if has_id && known.is_none() {
+        if has_id && context.known.is_none() {
             return; // nothing to add: leave a shared context shared
         }
-        let id = id.to_string();
+        if event.container.is_none() {
+            event.share_container(&context.attributed);
+            return;
+        }
+        let known = context.known.clone();
+        let id = context.attributed.context().id.clone();
         let container = event.container_mut();
         if container.id.is_none() {
-            container.id = Some(id);
+            container.id = id;
         }
         if let Some(ctx) = known {
             container.fill_from(&ctx);
@@ -476,6 +518,15 @@ mod tests {
             });
             a.enrich(&mut ev);
             assert!(a.pids.len() <= 16 && a.slots.len() <= 17, "{i}");
+            // Its child is attributed to it, by a slot that other ids
+            // held before: the context made for the slot is this id's.
+            let mut child = event(json!({"ProcessId": 100_000 + i, "ParentProcessId": 1_000 + i}));
+            a.enrich(&mut child);
+            assert_eq!(
+                child.container.as_ref().and_then(|c| c.id.clone()),
+                Some(format!("{:064x}", i / 4)),
+                "{i}"
+            );
         }
         // the last container's four processes share one copy of its id
         let last = a.pids.get(&1_999).unwrap();
@@ -564,6 +615,18 @@ mod tests {
         let mut grandchild = event(json!({"ProcessId": 102, "ParentProcessId": 101}));
         a.enrich(&mut grandchild);
         assert!(grandchild.container.is_some());
+        // One context, and one view, for every event of the container.
+        for other in [&child, &grandchild] {
+            assert!(Arc::ptr_eq(
+                init.container.as_ref().unwrap(),
+                other.container.as_ref().unwrap()
+            ));
+            assert_eq!(
+                init.shared_view().map(|v| v.addr()),
+                other.shared_view().map(|v| v.addr())
+            );
+        }
+        assert!(init.shared_view().is_some());
         // `docker exec`: a sibling of init under the same shim.
         let mut exec = event(json!({"ProcessId": 200, "ParentProcessId": 90}));
         a.enrich(&mut exec);
