@@ -116,8 +116,11 @@ pub struct ProcessAttributor {
     /// The id slot of contexts met lately, found by the context's address:
     /// events of one container share its context, and hashing and
     /// comparing its 64-digit id cost more than the rest of enrichment.
-    /// Each entry holds its context, so no other takes its address.
-    recent: Box<[Option<RecentContext>]>,
+    /// Each entry holds its context, so no other takes its address. A map,
+    /// not a direct-mapped table: two workers' decoders each share a
+    /// context per container, and ~600 containers' 1,200 addresses in
+    /// 1,024 places collided for a third of the events.
+    recent: HashMap<usize, RecentContext>,
     order: VecDeque<u32>,
     capacity: usize,
     /// Where [`PROCESS_FIELDS`] are in the stream's events.
@@ -127,9 +130,9 @@ pub struct ProcessAttributor {
 /// A context met lately, its id's slot and the slot's generation then.
 type RecentContext = (Arc<ContainerContext>, u32, u32);
 
-/// Contexts whose id slot is kept by address (a power of two): as many as
-/// a decoder keeps parsed contexts.
-const RECENT_CONTEXTS: usize = 1024;
+/// Contexts whose id slot is kept by address (then the map starts over):
+/// as many as four decoders keep parsed contexts.
+const RECENT_CONTEXTS: usize = 4096;
 
 /// The fields a process is known by: its id and its parent's, and the
 /// command line that may name the container runtime.
@@ -259,7 +262,7 @@ impl ProcessAttributor {
             pids: HashMap::new(),
             shims: HashMap::new(),
             slots: IdSlots::default(),
-            recent: vec![None; RECENT_CONTEXTS].into_boxed_slice(),
+            recent: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(16),
             places: FieldPlaces::new(&PROCESS_FIELDS),
@@ -346,17 +349,19 @@ impl ProcessAttributor {
 
     /// The slot of `context`'s id, if it has one.
     fn context_slot(&mut self, context: &Arc<ContainerContext>) -> Option<u32> {
-        // Mixed: contexts of one size are allocated at a fixed stride, so
-        // their low address bits repeat.
-        let mixed = (Arc::as_ptr(context) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let at = (mixed >> (64 - RECENT_CONTEXTS.trailing_zeros())) as usize;
-        if let Some((kept, slot, generation)) = &self.recent[at] {
-            if Arc::ptr_eq(kept, context) && self.slots.generation(*slot) == *generation {
+        let at = Arc::as_ptr(context) as usize;
+        if let Some((_, slot, generation)) = self.recent.get(&at) {
+            // The entry holds its context: the address is still its.
+            if self.slots.generation(*slot) == *generation {
                 return Some(*slot);
             }
         }
         let slot = self.slots.intern(context.id.as_deref()?, self.capacity);
-        self.recent[at] = Some((Arc::clone(context), slot, self.slots.generation(slot)));
+        if self.recent.len() >= RECENT_CONTEXTS {
+            self.recent.clear();
+        }
+        let kept = (Arc::clone(context), slot, self.slots.generation(slot));
+        self.recent.insert(at, kept);
         Some(slot)
     }
 
