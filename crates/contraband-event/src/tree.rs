@@ -138,6 +138,7 @@ impl Backing {
     }
 
     /// Node `at`'s value, as readers see it.
+    #[inline]
     pub fn value_ref(&self, at: u32) -> ValueRef<'_> {
         match self.nodes[at as usize].value {
             NodeValue::Text(start, end) => ValueRef::Text(self.text(start, end)),
