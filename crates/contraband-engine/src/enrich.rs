@@ -349,6 +349,11 @@ impl ProcessAttributor {
 
     /// The slot of `context`'s id, if it has one.
     fn context_slot(&mut self, context: &Arc<ContainerContext>) -> Option<u32> {
+        // A context only this event holds (an engine event's own) is met
+        // once: keeping it would cost more than it saves.
+        if Arc::strong_count(context) == 1 {
+            return Some(self.slots.intern(context.id.as_deref()?, self.capacity));
+        }
         let at = Arc::as_ptr(context) as usize;
         if let Some((_, slot, generation)) = self.recent.get(&at) {
             // The entry holds its context: the address is still its.
@@ -571,6 +576,7 @@ mod tests {
                     Some(&*format!("{i:064x}")),
                     "context {i}, round {round}"
                 );
+                assert!(a.recent.len() <= RECENT_CONTEXTS);
                 pid += 1;
             }
         }
