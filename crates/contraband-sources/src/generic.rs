@@ -1,5 +1,6 @@
 //! JSON objects whose fields already use Sigma names.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use contraband_event::{
@@ -216,12 +217,30 @@ struct ContainerCache {
     ///
     /// Hashed with foldhash, seeded per process: the keys are hashes of
     /// text from the input, and SipHash cost more than the rest of a lookup.
-    by_prefix: foldhash::HashMap<u64, Vec<KeptContainer>>,
+    by_prefix: foldhash::HashMap<u64, SharedPrefix>,
     entries: usize,
 }
 
 /// A container object's text and the context parsed from it.
 type KeptContainer = (Box<str>, SharedContainer);
+
+/// The texts kept under one prefix: the first in the map's own entry (a
+/// prefix is mostly one container's), not behind a list's pointer, one
+/// cache miss fewer a lookup.
+struct SharedPrefix {
+    first: KeptContainer,
+    more: Vec<KeptContainer>,
+}
+
+impl SharedPrefix {
+    fn iter(&self) -> impl Iterator<Item = &KeptContainer> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+}
 
 /// Entries kept (then the cache starts over), texts kept per prefix, and
 /// the longest text kept: bounded memory and lookups whatever the input.
@@ -258,10 +277,21 @@ impl ContainerCache {
                 self.entries = 0;
             }
             let key = text_hash(&text.as_bytes()[..CONTAINER_PREFIX]);
-            let shared = self.by_prefix.entry(key).or_default();
-            if shared.len() < CONTAINER_CACHE_SHARED_PREFIX {
-                shared.push((Box::from(text), context.clone()));
-                self.entries += 1;
+            let kept = (Box::from(text), context.clone());
+            match self.by_prefix.entry(key) {
+                Entry::Vacant(place) => {
+                    place.insert(SharedPrefix {
+                        first: kept,
+                        more: Vec::new(),
+                    });
+                    self.entries += 1;
+                }
+                Entry::Occupied(mut shared) => {
+                    if shared.get().len() < CONTAINER_CACHE_SHARED_PREFIX {
+                        shared.get_mut().more.push(kept);
+                        self.entries += 1;
+                    }
+                }
             }
         }
         Ok(Some(context))
@@ -361,7 +391,13 @@ mod tests {
     #[test]
     fn the_container_cache_stays_bounded() {
         let mut cache = ContainerCache::default();
-        let kept = |cache: &ContainerCache| cache.by_prefix.values().flatten().count();
+        let kept = |cache: &ContainerCache| {
+            cache
+                .by_prefix
+                .values()
+                .map(SharedPrefix::len)
+                .sum::<usize>()
+        };
         for i in 0..CONTAINER_CACHE_ENTRIES * 3 {
             let text = format!(r#"{{"id":"{i:064x}"}}"#);
             let context = cache.parse(&text).unwrap().unwrap();
