@@ -274,6 +274,26 @@ impl Event {
         first
     }
 
+    /// [`Event::get_ref`] of several plain (dotless) names in one pass over
+    /// the fields rather than a lookup each.
+    pub fn get_refs<const N: usize>(&self, names: [&str; N]) -> [Option<ValueRef<'_>>; N] {
+        debug_assert!(names.iter().all(|n| !has_dot(n.as_bytes())));
+        let mut found = [None; N];
+        let mut left = N;
+        for (name, v) in self.fields.refs() {
+            if let Some(i) = names.iter().position(|&n| n == name) {
+                if found[i].is_none() {
+                    found[i] = Some(first_value(v));
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// The first value of field `name` as text (numbers and booleans are
     /// rendered; objects and arrays are not text).
     pub fn get_str(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
@@ -420,6 +440,36 @@ mod tests {
         let mut own = Event::default();
         own.set_container((**shared.context()).clone());
         assert_eq!(own.container_view(), a.container_view());
+    }
+
+    #[test]
+    fn get_refs_finds_what_get_ref_finds() {
+        let event = Event::new(
+            LogSource::default(),
+            Timestamp(0),
+            json!({"Image": "/bin/sh", "ProcessId": 7, "User": ["root", "x"], "a.b": "c",
+                   "CommandLine": null, "Other": {"Image": "no"}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        );
+        let names = [
+            "Image",
+            "ProcessId",
+            "User",
+            "CommandLine",
+            "Missing",
+            "Other",
+        ];
+        let got = event.get_refs(names);
+        for (name, got) in names.into_iter().zip(got) {
+            let want = event.get_ref(name);
+            assert_eq!(
+                got.map(ValueRef::to_value),
+                want.map(ValueRef::to_value),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -64,7 +64,13 @@ impl<'a> ValueRef<'a> {
             return Some(Cow::Borrowed(s));
         }
         match self.as_json()? {
-            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            // Integers as serde_json writes them, without the formatting
+            // machinery (a process id is read this way for every alert).
+            Value::Number(n) => Some(Cow::Owned(match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => itoa::Buffer::new().format(u).to_owned(),
+                (None, Some(i)) => itoa::Buffer::new().format(i).to_owned(),
+                _ => n.to_string(),
+            })),
             Value::Bool(b) => Some(Cow::Owned(b.to_string())),
             _ => None,
         }
@@ -149,6 +155,23 @@ impl Serialize for ValueRef<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_are_text_as_serde_json_writes_them() {
+        for n in [
+            json!(0),
+            json!(7),
+            json!(-1),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1.5),
+            json!(-0.0),
+            json!(1e300),
+        ] {
+            let text = ValueRef::Json(&n).to_text().map(Cow::into_owned);
+            assert_eq!(text, Some(n.to_string()), "{n}");
+        }
+    }
 
     #[test]
     fn text_and_json_strings_are_one_value() {
