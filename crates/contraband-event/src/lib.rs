@@ -42,4 +42,4 @@ pub use shape::{KeyCache, Shape};
 pub use text_hash::text_hash;
 pub use time::{parse_time, TimeError, Timestamp};
 pub use tree::{TreeBuilder, TreeRef, TreeValue, TREE_MAX_KEYS};
-pub use value_ref::ValueRef;
+pub use value_ref::{with_number_text, ValueRef};
