@@ -277,18 +277,19 @@ impl ContainerCache {
                 self.entries = 0;
             }
             let key = text_hash(&text.as_bytes()[..CONTAINER_PREFIX]);
-            let kept = (Box::from(text), context.clone());
+            // Copied only when kept: a full prefix keeps nothing more.
+            let kept = || (Box::from(text), context.clone());
             match self.by_prefix.entry(key) {
                 Entry::Vacant(place) => {
                     place.insert(SharedPrefix {
-                        first: kept,
+                        first: kept(),
                         more: Vec::new(),
                     });
                     self.entries += 1;
                 }
                 Entry::Occupied(mut shared) => {
                     if shared.get().len() < CONTAINER_CACHE_SHARED_PREFIX {
-                        shared.get_mut().more.push(kept);
+                        shared.get_mut().more.push(kept());
                         self.entries += 1;
                     }
                 }
