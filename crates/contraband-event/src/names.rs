@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 /// From this many names on, lookups go through a hash index.
-pub(crate) const INDEX_FROM: usize = 32;
+pub(crate) const INDEX_FROM: usize = 64;
 
 /// A field name with what a lookup compares first.
 #[derive(Clone)]

@@ -1,15 +1,26 @@
 //! Raw auditd logs: records (`type=T msg=audit(SECS.MS:SERIAL): k=v ...`)
 //! assembled into events by serial, with hex values decoded and split
 //! EXECVE arguments joined.
+//!
+//! A record's pairs are kept as places in its event's raw text (its
+//! records joined by `\n`, which the event keeps anyway), and a value
+//! auditd wrote as it is stays a place in the event's fields
+//! ([`Fields::set_text`]): an execve event has ~60 pairs, and two strings
+//! made and freed for each were most of the cost of decoding it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::ops::Range;
 use std::sync::Arc;
 
-use contraband_event::{ContainerContext, Event, Fields, LogSource, Origin, Timestamp};
+use contraband_event::{
+    ContainerContext, Event, Fields, KeyCache, LogSource, Origin, Timestamp, ValueRef,
+};
 use serde_json::Value;
 
 use crate::error::ErrorKind;
 use crate::input::Record;
+use crate::mapping::Mapping;
 use crate::{Ctx, FormatDecoder, Out};
 
 /// Events older than this many serials behind the newest are complete.
@@ -19,27 +30,56 @@ const TIME_WINDOW: i64 = 3_000_000_000;
 /// Records one event may hold before further ones are refused.
 const MAX_RECORDS: usize = 4096;
 
-#[derive(Debug)]
-enum Val {
-    /// `"quoted"`: text as written.
-    Quoted(String),
+/// How a value was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `"quoted"` or `{ braced }`: text as written.
+    Quoted,
     /// `'single quoted'`: a nested list of key=value pairs (`msg='...'`).
-    Nested(String),
+    Nested,
     /// Bare: a number, a word, or hex-encoded text.
-    Bare(String),
+    Bare,
 }
 
+/// A byte range of the text pairs are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, text: &str) -> &str {
+        &text[self.start..self.end]
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// A `key=value` pair, as places in the text it was read from.
+#[derive(Clone, Copy, Debug)]
+struct Pair {
+    key: Span,
+    value: Span,
+    kind: Kind,
+}
+
+/// A record of a pending event: places in its raw text and its pairs.
 #[derive(Debug)]
 struct Rec {
-    rtype: String,
-    fields: Vec<(String, Val)>,
-    /// Fields after the 0x1d separator: values auditd already interpreted.
-    enriched: Vec<(String, Val)>,
+    rtype: Span,
+    /// Its pairs in [`Pending::pairs`]: ...
+    pairs: Range<usize>,
+    /// ... those from here on came after the 0x1d separator: values
+    /// auditd already interpreted.
+    enriched: usize,
 }
 
 struct Header<'a> {
-    node: Option<String>,
-    rtype: String,
+    node: Option<&'a str>,
+    rtype: &'a str,
     time: Timestamp,
     serial: u64,
     body: &'a str,
@@ -54,9 +94,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
     let mut rtype = None;
     for tok in prefix.split_ascii_whitespace() {
         if let Some(n) = tok.strip_prefix("node=") {
-            node = Some(n.to_string());
+            node = Some(n);
         } else if let Some(t) = tok.strip_prefix("type=") {
-            rtype = Some(t.to_string());
+            rtype = Some(t);
         }
     }
     let rtype = rtype.ok_or("auditd record without type=")?;
@@ -91,18 +131,27 @@ fn parse_header(line: &str) -> Result<Header<'_>, String> {
     })
 }
 
-/// Split `k=v k2="v 2" msg='a=b'` into pairs; stops the normal part at 0x1d.
-type Pairs = Vec<(String, Val)>;
+/// Where `inner`, a slice of `outer`, starts in it.
+fn offset_in(outer: &str, inner: &str) -> usize {
+    let at = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    debug_assert!(at + inner.len() <= outer.len());
+    at
+}
 
-fn parse_kv(body: &str) -> (Pairs, Pairs) {
-    let mut normal = Vec::new();
-    let mut enriched = Vec::new();
-    let mut in_enriched = false;
-    let b = body.as_bytes();
+/// Appends the pairs of `k=v k2="v 2" msg='a=b'` (`text`, which starts at
+/// byte `base` of what the spans are to be places in) to `out`; returns
+/// where in `out` the pairs after a 0x1d separator begin.
+fn parse_kv(text: &str, base: usize, out: &mut Vec<Pair>) -> usize {
+    let mut enriched = None;
+    let b = text.as_bytes();
+    let span = |start: usize, end: usize| Span {
+        start: base + start,
+        end: base + end,
+    };
     let mut i = 0;
     while i < b.len() {
         if b[i] == 0x1d {
-            in_enriched = true;
+            enriched.get_or_insert(out.len());
             i += 1;
             continue;
         }
@@ -117,42 +166,38 @@ fn parse_kv(body: &str) -> (Pairs, Pairs) {
         if i >= b.len() || b[i] != b'=' {
             continue; // a bare word: not a field
         }
-        let key = body[key_start..i].to_string();
+        let key = span(key_start, i);
         i += 1;
-        let val = match b.get(i) {
+        let (value, kind) = match b.get(i) {
             Some(&q @ (b'"' | b'\'')) => {
                 let start = i + 1;
-                let end = body[start..].find(q as char).map_or(b.len(), |e| start + e);
+                let end = memchr::memchr(q, &b[start..]).map_or(b.len(), |e| start + e);
                 i = (end + 1).min(b.len());
-                let s = body[start..end].to_string();
-                if q == b'"' {
-                    Val::Quoted(s)
+                let kind = if q == b'"' {
+                    Kind::Quoted
                 } else {
-                    Val::Nested(s)
-                }
+                    Kind::Nested
+                };
+                (span(start, end), kind)
             }
             Some(b'{') => {
                 // SADDR={ fam=inet laddr=... }: keep the braces' text.
                 let start = i;
-                let end = body[start..].find('}').map_or(b.len(), |e| start + e + 1);
+                let end = memchr::memchr(b'}', &b[start..]).map_or(b.len(), |e| start + e + 1);
                 i = end;
-                Val::Quoted(body[start..end].to_string())
+                (span(start, end), Kind::Quoted)
             }
             _ => {
                 let start = i;
                 while i < b.len() && b[i] != b' ' && b[i] != 0x1d {
                     i += 1;
                 }
-                Val::Bare(body[start..i].to_string())
+                (span(start, i), Kind::Bare)
             }
         };
-        if in_enriched {
-            enriched.push((key, val));
-        } else {
-            normal.push((key, val));
-        }
+        out.push(Pair { key, value, kind });
     }
-    (normal, enriched)
+    enriched.unwrap_or(out.len())
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -171,23 +216,77 @@ fn is_arg_key(key: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit())
 }
 
-/// The text of a value, hex-decoded when the field is one auditd encodes.
-fn text(rtype: &str, key: &str, val: &Val, encoded: &dyn Fn(&str) -> bool) -> String {
-    match val {
-        Val::Quoted(s) | Val::Nested(s) => s.clone(),
-        Val::Bare(s) => {
-            if (rtype == "EXECVE" && is_arg_key(key)) || encoded(key) {
-                if let Some(bytes) = unhex(s) {
-                    let mut t = String::from_utf8_lossy(&bytes).into_owned();
-                    if key == "proctitle" {
-                        t = t.trim_end_matches('\0').replace('\0', " ");
-                    }
-                    return t;
-                }
-            }
-            s.clone()
+/// A value's text: a place in the event's raw text, or text made from it.
+#[derive(Clone, Debug)]
+enum Piece {
+    At(Span),
+    Made(String),
+}
+
+impl Piece {
+    fn as_str<'a>(&'a self, raw: &'a str) -> &'a str {
+        match self {
+            Piece::At(span) => span.of(raw),
+            Piece::Made(text) => text,
         }
     }
+
+    /// The text, to append to.
+    fn made(&mut self, raw: &str) -> &mut String {
+        if let Piece::At(span) = *self {
+            *self = Piece::Made(span.of(raw).to_owned());
+        }
+        match self {
+            Piece::Made(text) => text,
+            Piece::At(_) => unreachable!("made above"),
+        }
+    }
+}
+
+/// The names of the fields auditd hex-encodes (the mapping's table
+/// `encoded_fields`), looked up for most fields of every event: kept in a
+/// set of our own rather than asked of the mapping's map each time.
+struct EncodedFields {
+    of: Arc<Mapping>,
+    names: foldhash::HashSet<Box<str>>,
+}
+
+impl EncodedFields {
+    fn new(mapping: &Arc<Mapping>) -> EncodedFields {
+        let table = mapping
+            .tables
+            .get("encoded_fields")
+            .and_then(Value::as_object);
+        EncodedFields {
+            of: Arc::clone(mapping),
+            names: table
+                .into_iter()
+                .flat_map(|t| t.keys())
+                .map(|k| Box::from(k.as_str()))
+                .collect(),
+        }
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.names.contains(key)
+    }
+}
+
+/// The text of a value (of a record of type `rtype`), hex-decoded when
+/// the field is one auditd encodes.
+fn piece(rtype: &str, key: &str, pair: &Pair, raw: &str, encoded: &EncodedFields) -> Piece {
+    if pair.kind == Kind::Bare && ((rtype == "EXECVE" && is_arg_key(key)) || encoded.contains(key))
+    {
+        if let Some(bytes) = unhex(pair.value.of(raw)) {
+            let text = String::from_utf8_lossy(&bytes);
+            return Piece::Made(if key == "proctitle" {
+                text.trim_end_matches('\0').replace('\0', " ")
+            } else {
+                text.into_owned()
+            });
+        }
+    }
+    Piece::At(pair.value)
 }
 
 struct Pending {
@@ -198,6 +297,8 @@ struct Pending {
     line: Option<u64>,
     offset: Option<u64>,
     records: Vec<Rec>,
+    /// Every record's pairs, places in `raw`.
+    pairs: Vec<Pair>,
     raw: String,
     overflow: bool,
 }
@@ -210,7 +311,31 @@ pub(crate) struct AuditdDecoder {
     seq: u64,
     newest_serial: u64,
     newest_time: i64,
+    /// The names events' fields had: shared, not made per event.
+    keys: KeyCache,
+    encoded: Option<EncodedFields>,
+    /// Pairs of a nested value, read while an event is built.
+    nested: Vec<Pair>,
+    /// Lists of built events, for new pending ones: each event's grew a
+    /// step at a time, and growing them was a tenth of decoding one.
+    spare: Vec<Lists>,
+    /// What the last sweep saw (the newest serial and time, and the event
+    /// it spared): until one changes, nothing new can be due.
+    swept: Option<(u64, i64, Key)>,
 }
+
+/// The growing parts of a [`Pending`] event.
+#[derive(Default)]
+struct Lists {
+    records: Vec<Rec>,
+    pairs: Vec<Pair>,
+    raw: String,
+}
+
+/// Spare lists kept at most (about as many events are pending at once)...
+const SPARE_LISTS: usize = 128;
+/// ... and only lists of ordinary events: a huge one's are let go.
+const SPARE_RAW_ROOM: usize = 64 * 1024;
 
 impl AuditdDecoder {
     pub fn new(max_pending: usize) -> AuditdDecoder {
@@ -220,17 +345,47 @@ impl AuditdDecoder {
             seq: 0,
             newest_serial: 0,
             newest_time: 0,
+            keys: KeyCache::default(),
+            encoded: None,
+            nested: Vec::new(),
+            spare: Vec::new(),
+            swept: None,
         }
     }
 
     fn complete(&mut self, key: &Key, ctx: &Ctx, out: &mut Out) {
         if let Some(p) = self.pending.remove(key) {
-            out.push_back(Ok(build(p, ctx)));
+            let encoded = match self.encoded.take() {
+                Some(e) if Arc::ptr_eq(&e.of, &ctx.mapping) => e,
+                _ => EncodedFields::new(&ctx.mapping),
+            };
+            let (event, mut lists) = build(p, ctx, &encoded, &mut self.keys, &mut self.nested);
+            out.push_back(Ok(event));
+            if self.spare.len() < SPARE_LISTS && lists.raw.capacity() <= SPARE_RAW_ROOM {
+                lists.records.clear();
+                lists.pairs.clear();
+                lists.raw.clear();
+                self.spare.push(lists);
+            }
+            self.encoded = Some(encoded);
         }
     }
 
     /// Complete every pending event the stream has moved past, oldest first.
     fn sweep(&mut self, except: &Key, ctx: &Ctx, out: &mut Out) {
+        // Records of one event come together: most sweeps would find
+        // nothing. An event is due once the newest serial or time has moved
+        // far enough past it, and only the one spared last time can have
+        // been due then (one pending since has a record of its own later).
+        let now = (self.newest_serial, self.newest_time);
+        if self
+            .swept
+            .as_ref()
+            .is_some_and(|(serial, time, spared)| (*serial, *time) == now && spared == except)
+        {
+            return;
+        }
+        self.swept = Some((now.0, now.1, except.clone()));
         let mut done: Vec<(u64, Key)> = self
             .pending
             .iter()
@@ -261,7 +416,7 @@ impl FormatDecoder for AuditdDecoder {
                 return;
             }
         };
-        let key: Key = (header.node.clone(), header.serial, header.time.0);
+        let key: Key = (header.node.map(str::to_owned), header.serial, header.time.0);
         self.newest_serial = self.newest_serial.max(header.serial);
         self.newest_time = self.newest_time.max(header.time.0);
         if header.rtype == "EOE" {
@@ -276,12 +431,6 @@ impl FormatDecoder for AuditdDecoder {
             self.sweep(&key, ctx, out);
             return;
         }
-        let (fields, enriched) = parse_kv(header.body);
-        let record = Rec {
-            rtype: header.rtype,
-            fields,
-            enriched,
-        };
         if !self.pending.contains_key(&key) {
             if self.pending.len() >= self.max_pending {
                 if let Some((k, p)) = self
@@ -301,17 +450,19 @@ impl FormatDecoder for AuditdDecoder {
                 }
             }
             self.seq += 1;
+            let lists = self.spare.pop().unwrap_or_default();
             self.pending.insert(
                 key.clone(),
                 Pending {
                     seq: self.seq,
-                    node: header.node,
+                    node: key.0.clone(),
                     serial: header.serial,
                     time: header.time,
                     line: rec.line,
                     offset: rec.offset,
-                    records: Vec::new(),
-                    raw: String::new(),
+                    records: lists.records,
+                    pairs: lists.pairs,
+                    raw: lists.raw,
                     overflow: false,
                 },
             );
@@ -336,8 +487,20 @@ impl FormatDecoder for AuditdDecoder {
             if !p.raw.is_empty() {
                 p.raw.push('\n');
             }
+            let base = p.raw.len();
             p.raw.push_str(line);
-            p.records.push(record);
+            let rtype_at = base + offset_in(line, header.rtype);
+            let body_at = base + offset_in(line, header.body);
+            let first = p.pairs.len();
+            let enriched = parse_kv(&p.raw[body_at..], body_at, &mut p.pairs);
+            p.records.push(Rec {
+                rtype: Span {
+                    start: rtype_at,
+                    end: rtype_at + header.rtype.len(),
+                },
+                pairs: first..p.pairs.len(),
+                enriched,
+            });
         }
         self.sweep(&key, ctx, out);
     }
@@ -419,38 +582,90 @@ fn auxiliary(rtype: &str) -> bool {
     ) || rtype.starts_with("UNKNOWN[")
 }
 
-fn build(p: Pending, ctx: &Ctx) -> Event {
+/// An event's fields as they are assembled, named by the decoder's kept
+/// names (and their shapes, see [`KeyCache::name_next`]).
+struct Assembly<'k> {
+    fields: Fields,
+    keys: &'k mut KeyCache,
+}
+
+impl Assembly<'_> {
+    /// Sets `name` to `value`, replacing the value it has in its place.
+    fn put(&mut self, name: &str, value: Piece) {
+        let name = self.keys.name(self.fields.len(), name);
+        let field = self.keys.name_next(&mut self.fields, &name);
+        let set = match value {
+            Piece::At(span) => self.fields.set_text(field, span.range()),
+            Piece::Made(text) => self.fields.set_json(field, text.into()),
+        };
+        // Places are within the raw text and a shape names only what it
+        // was asked to: a field is never dropped, but say so if one were.
+        debug_assert!(set.is_some(), "field {name} not set");
+    }
+
+    /// Sets `name` to `value` unless it has one.
+    fn put_if_absent(&mut self, name: &str, value: Piece) {
+        if !self.fields.contains_key(name) {
+            self.put(name, value);
+        }
+    }
+
+    fn put_json(&mut self, name: &str, value: Value) {
+        let name = self.keys.name(self.fields.len(), name);
+        let field = self.keys.name_next(&mut self.fields, &name);
+        let set = self.fields.set_json(field, value);
+        debug_assert!(set.is_some(), "field {name} not set");
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get_ref(name).and_then(ValueRef::as_str)
+    }
+}
+
+fn build(
+    p: Pending,
+    ctx: &Ctx,
+    encoded: &EncodedFields,
+    keys: &mut KeyCache,
+    nested: &mut Vec<Pair>,
+) -> (Event, Lists) {
     let mapping = &ctx.mapping;
-    // Resolved once per event, not once per field.
-    let encoded_fields = mapping
-        .tables
-        .get("encoded_fields")
-        .and_then(Value::as_object);
-    let encoded = |k: &str| encoded_fields.is_some_and(|t| t.contains_key(k));
-    let mut fields = Fields::new();
-    let types: Vec<&str> = p.records.iter().map(|r| r.rtype.as_str()).collect();
-    let primary = types
+    let shared: Arc<str> = Arc::from(p.raw.as_str());
+    let mut event = Assembly {
+        fields: Fields::over_record(Arc::clone(&shared), p.pairs.len() + 8),
+        keys,
+    };
+    let raw = &*shared;
+    let rtype = |r: &Rec| r.rtype.of(raw);
+    let primary = p
+        .records
         .iter()
-        .find(|t| !auxiliary(t))
-        .or_else(|| types.iter().find(|t| **t == "SYSCALL"))
-        .or(types.first())
-        .copied()
-        .unwrap_or("EOE");
-    fields.insert("type", primary.into());
-    fields.insert("records", types.iter().map(|t| Value::from(*t)).collect());
-    let has_execve = types.contains(&"EXECVE");
+        .find(|r| !auxiliary(rtype(r)))
+        .or_else(|| p.records.iter().find(|r| rtype(r) == "SYSCALL"))
+        .or(p.records.first());
+    event.put(
+        "type",
+        primary.map_or_else(|| Piece::Made("EOE".into()), |r| Piece::At(r.rtype)),
+    );
+    let types = p.records.iter().map(|r| Value::from(rtype(r))).collect();
+    event.put_json("records", Value::Array(types));
+    let has_execve = p.records.iter().any(|r| rtype(r) == "EXECVE");
     // SYSCALL first so its pid/uid/exe win over other records'.
-    let mut order: Vec<&Rec> = p.records.iter().filter(|r| r.rtype == "SYSCALL").collect();
-    order.extend(p.records.iter().filter(|r| r.rtype != "SYSCALL"));
-    let mut args: BTreeMap<u64, String> = BTreeMap::new();
-    let mut parts: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let order = (p.records.iter().filter(|r| rtype(r) == "SYSCALL"))
+        .chain(p.records.iter().filter(|r| rtype(r) != "SYSCALL"));
+    let mut args: BTreeMap<u64, Piece> = BTreeMap::new();
+    let mut parts: BTreeMap<(u64, u64), Piece> = BTreeMap::new();
     let mut names = Vec::new();
     let mut nametypes = Vec::new();
     let mut contid = None;
     for r in order {
-        for (k, v) in &r.fields {
-            let value = text(&r.rtype, k, v, &encoded);
-            match (r.rtype.as_str(), k.as_str()) {
+        let r_type = rtype(r);
+        let pairs = &p.pairs[r.pairs.clone()];
+        let (normal, enriched) = pairs.split_at(r.enriched - r.pairs.start);
+        for pair in normal {
+            let k = pair.key.of(raw);
+            let value = piece(r_type, k, pair, raw, encoded);
+            match (r_type, k) {
                 ("SYSCALL", key) if has_execve && is_arg_key(key) => {}
                 ("EXECVE", key) if is_arg_key(key) => {
                     let (n, part) = match key[1..].split_once('[') {
@@ -468,93 +683,93 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
                     }
                 }
                 ("EXECVE", key) if key.ends_with("_len") => {}
-                ("PATH", "name") => names.push(Value::from(value)),
-                ("PATH", "nametype") => nametypes.push(Value::from(value)),
+                ("PATH", "name") => names.push(Value::from(value.as_str(raw))),
+                ("PATH", "nametype") => nametypes.push(Value::from(value.as_str(raw))),
                 ("PATH", _) => {}
-                (_, "msg") if matches!(v, Val::Nested(_)) => {
-                    let (inner, inner_enriched) = parse_kv(&value);
-                    for (ik, iv) in inner.iter().chain(inner_enriched.iter()) {
-                        let t = text(&r.rtype, ik, iv, &encoded);
-                        fields.insert_if_absent(ik, t.into());
+                (_, "msg") if pair.kind == Kind::Nested => {
+                    // A nested value is never decoded: its place is its text.
+                    nested.clear();
+                    parse_kv(pair.value.of(raw), pair.value.start, nested);
+                    for inner in nested.iter() {
+                        let ik = inner.key.of(raw);
+                        event.put_if_absent(ik, piece(r_type, ik, inner, raw, encoded));
                     }
                 }
-                (_, "contid") => contid = Some(value),
+                (_, "contid") => contid = Some(value.as_str(raw).to_owned()),
                 (_, "syscall") => {
-                    let arch = r
-                        .fields
+                    let arch = pairs[..r.enriched - r.pairs.start]
                         .iter()
-                        .find(|(k, _)| k == "arch")
-                        .and_then(|(_, v)| {
-                            if let Val::Bare(a) = v {
-                                Some(a.as_str())
-                            } else {
-                                None
-                            }
-                        })
-                        .and_then(|a| mapping.lookup("arches", a))
+                        .find(|a| a.key.of(raw) == "arch")
+                        .filter(|a| a.kind == Kind::Bare)
+                        .and_then(|a| mapping.lookup("arches", a.value.of(raw)))
                         .unwrap_or("x86_64");
                     let name = mapping
-                        .lookup(&format!("syscalls_{arch}"), &value)
-                        .map(str::to_string)
+                        .lookup(&format!("syscalls_{arch}"), value.as_str(raw))
+                        .map(|name| Piece::Made(name.to_owned()))
                         .or_else(|| {
-                            r.enriched
+                            enriched
                                 .iter()
-                                .find(|(k, _)| k == "SYSCALL")
-                                .map(|(_, v)| text("", "SYSCALL", v, &encoded))
+                                .find(|e| e.key.of(raw) == "SYSCALL")
+                                .map(|e| piece("", "SYSCALL", e, raw, encoded))
                         })
                         .unwrap_or(value);
-                    fields.insert_if_absent("syscall", name.into());
+                    event.put_if_absent("syscall", name);
                 }
-                _ if value == "(null)" => {}
-                _ => {
-                    fields.insert_if_absent(k, value.into());
-                }
+                _ if value.as_str(raw) == "(null)" => {}
+                _ => event.put_if_absent(k, value),
             }
         }
-        if r.rtype == "PATH" {
+        if r_type == "PATH" {
             continue; // OUID/OGID of the paths are not the process's
         }
-        for (k, v) in &r.enriched {
-            let t = text("", k, v, &encoded);
-            fields.insert_if_absent(k, t.into());
+        for pair in enriched {
+            let k = pair.key.of(raw);
+            event.put_if_absent(k, piece("", k, pair, raw, encoded));
         }
     }
-    for ((n, _), piece) in parts {
-        args.entry(n).or_default().push_str(&piece);
+    for ((n, _), part) in parts {
+        let whole = args.entry(n).or_insert_with(|| Piece::Made(String::new()));
+        whole.made(raw).push_str(part.as_str(raw));
     }
     if !names.is_empty() {
-        fields.insert("name", Value::Array(names));
-        fields.insert("nametype", Value::Array(nametypes));
+        event.put_json("name", Value::Array(names));
+        event.put_json("nametype", Value::Array(nametypes));
     }
     if has_execve {
-        let argv: Vec<String> = args.values().cloned().collect();
+        let argv: Vec<&str> = args.values().map(|a| a.as_str(raw)).collect();
+        let command_line = argv.join(" ");
+        let mut name = String::new();
         for (n, a) in &args {
-            fields.insert(format!("a{n}"), a.clone().into());
+            name.clear();
+            let _ = write!(name, "a{n}");
+            event.put(&name, a.clone());
         }
-        fields.insert("CommandLine", argv.join(" ").into());
-        if fields
-            .get("exe")
-            .and_then(Value::as_str)
+        event.put("CommandLine", Piece::Made(command_line));
+        if event
+            .text("exe")
             .is_none_or(|e| e.is_empty() || e == "(null)")
         {
             if let Some(a0) = args.get(&0) {
-                let image = if a0.starts_with('/') {
-                    a0.clone()
-                } else if let (true, Some(cwd)) =
-                    (a0.contains('/'), fields.get("cwd").and_then(Value::as_str))
-                {
-                    format!(
+                let text = a0.as_str(raw);
+                let image = if text.starts_with('/') {
+                    None
+                } else if let (true, Some(cwd)) = (text.contains('/'), event.text("cwd")) {
+                    Some(format!(
                         "{}/{}",
                         cwd.trim_end_matches('/'),
-                        a0.trim_start_matches("./")
-                    )
+                        text.trim_start_matches("./")
+                    ))
                 } else {
-                    a0.clone()
+                    None
                 };
-                fields.insert("Image", image.into());
+                event.put("Image", image.map_or_else(|| a0.clone(), Piece::Made));
             }
         }
     }
+    // No `KeyCache::record_read`: the names of auditd events vary with
+    // their records and arguments, and shapes kept from them were mostly
+    // new ones, costing more than they saved.
+    let mut fields = event.fields;
     let ls = mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, p.time, fields);
     ev.host = p.node.as_deref().map(Arc::from);
@@ -564,7 +779,7 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
         offset: p.offset,
         index: None,
     };
-    let found = container_in(&p.raw);
+    let found = container_in(raw);
     if found.is_some() || contid.is_some() {
         let (runtime, id) = match found {
             Some((rt, id)) => (Some(rt.to_string()), Some(id)),
@@ -576,8 +791,13 @@ fn build(p: Pending, ctx: &Ctx) -> Event {
             ..Default::default()
         });
     }
-    ev.raw = Some(Arc::from(p.raw));
-    ev
+    ev.raw = Some(Arc::clone(&shared));
+    let lists = Lists {
+        records: p.records,
+        pairs: p.pairs,
+        raw: p.raw,
+    };
+    (ev, lists)
 }
 
 #[cfg(test)]
@@ -590,15 +810,43 @@ mod tests {
             "node=h type=EXECVE msg=audit(1615114232.375:15558): argc=1 a0=\"whoami\"",
         )
         .unwrap();
-        assert_eq!(h.node.as_deref(), Some("h"));
+        assert_eq!(h.node, Some("h"));
         assert_eq!(h.rtype, "EXECVE");
         assert_eq!(h.serial, 15558);
         assert_eq!(h.time.0, 1_615_114_232_375_000_000);
-        let (kv, en) =
-            parse_kv("a=1 b=\"x y\" msg='unit=foo res=success' key=(null)\x1dUID=\"root\"");
-        assert_eq!(kv.len(), 4);
-        assert_eq!(en.len(), 1);
-        assert!(matches!(&kv[2].1, Val::Nested(s) if s == "unit=foo res=success"));
+        let text = "a=1 b=\"x y\" msg='unit=foo res=success' key=(null)\x1dUID=\"root\"";
+        // Places are counted from the given base, here 100.
+        let mut pairs = vec![];
+        let enriched = parse_kv(text, 100, &mut pairs);
+        assert_eq!((pairs.len(), enriched), (5, 4));
+        let shifted = format!("{}{text}", " ".repeat(100));
+        let read: Vec<(&str, &str, Kind)> = pairs
+            .iter()
+            .map(|p| (p.key.of(&shifted), p.value.of(&shifted), p.kind))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("a", "1", Kind::Bare),
+                ("b", "x y", Kind::Quoted),
+                ("msg", "unit=foo res=success", Kind::Nested),
+                ("key", "(null)", Kind::Bare),
+                ("UID", "root", Kind::Quoted),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_nested_value_reads_as_pairs_in_place() {
+        let text = "pid=5 msg='cwd=\"/home/u\" cmd=6C73 res=success'";
+        let mut pairs = vec![];
+        parse_kv(text, 0, &mut pairs);
+        let msg = pairs[1].value;
+        let mut nested = vec![];
+        assert_eq!(parse_kv(msg.of(text), msg.start, &mut nested), 3);
+        let keys: Vec<&str> = nested.iter().map(|p| p.key.of(text)).collect();
+        assert_eq!(keys, ["cwd", "cmd", "res"]);
+        assert_eq!(nested[0].value.of(text), "/home/u");
     }
 
     #[test]

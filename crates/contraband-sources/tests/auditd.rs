@@ -289,6 +289,28 @@ fn records_far_behind_complete_without_eoe() {
 }
 
 #[test]
+fn a_late_record_completes_once_the_stream_moves_on() {
+    let mut d = Decoder::new(Format::Auditd, "live", &Options::default());
+    let mut feed = |line: String| d.feed(&line, None, None);
+    assert!(
+        feed("type=SYSCALL msg=audit(1700000000.000:500): syscall=59 pid=500".into()).is_empty()
+    );
+    // A record of an event far behind the newest is due at once, but not
+    // while it is the record being read: its event may have more records.
+    let late = "type=SYSCALL msg=audit(1700000000.000:100): syscall=59 pid=100";
+    assert!(feed(late.into()).is_empty());
+    let more = "type=CWD msg=audit(1700000000.000:100): cwd=\"/tmp\"";
+    assert!(feed(more.into()).is_empty());
+    // The next record of another event (the newest serial unchanged)
+    // completes it, with both its records.
+    let out = feed("type=CWD msg=audit(1700000000.000:500): cwd=\"/\"".into());
+    assert_eq!(out.len(), 1, "{out:?}");
+    let ev = out[0].as_ref().unwrap();
+    assert_eq!((s(ev, "pid"), s(ev, "cwd")), ("100".into(), "/tmp".into()));
+    assert_eq!(d.flush().len(), 1);
+}
+
+#[test]
 fn live_decoder_expires_quiet_events() {
     let mut d = Decoder::new(Format::Auditd, "live", &Options::default());
     assert!(d
