@@ -332,12 +332,43 @@ impl Fields {
     /// [`FieldName::Shaped`] and the shape has no next name for them.
     #[inline]
     pub fn set_text(&mut self, name: FieldName<'_>, range: Range<usize>) -> Option<()> {
+        let slot = self.text_slot(range)?;
+        self.set_slot(name, slot)
+    }
+
+    /// The slot of the string at `range` of the record, if it is one.
+    #[inline]
+    fn text_slot(&self, range: Range<usize>) -> Option<Slot> {
         self.backing.record.as_deref()?.get(range.clone())?;
-        let slot = Slot::Text {
+        Some(Slot::Text {
             start: u32::try_from(range.start).ok()?,
             end: u32::try_from(range.end).ok()?,
-        };
-        self.set_slot(name, slot)
+        })
+    }
+
+    /// [`Fields::set_text`] for a field that keeps a value it has:
+    /// `Some(false)`, and nothing set, when `name` has one.
+    pub fn set_text_if_absent(&mut self, name: &Arc<str>, range: Range<usize>) -> Option<bool> {
+        let slot = self.text_slot(range)?;
+        Some(self.push_if_absent(name, |_| slot))
+    }
+
+    /// [`Fields::insert`] for a field that keeps a value it has: whether
+    /// `value` was set.
+    pub fn set_json_if_absent(&mut self, name: &Arc<str>, value: Value) -> bool {
+        self.push_if_absent(name, |fields| fields.json_slot(value))
+    }
+
+    /// Appends `name` with the slot `make` gives, unless it is there: the
+    /// slot is made only then (a JSON slot takes a place in the backing).
+    fn push_if_absent(&mut self, name: &Arc<str>, make: impl FnOnce(&mut Fields) -> Slot) -> bool {
+        let tag = tag(name);
+        if self.position_tagged(name, tag).is_some() {
+            return false;
+        }
+        let slot = make(self);
+        self.push_new(tag, Arc::clone(name), slot);
+        true
     }
 
     /// Sets field `name` to the tree [`Fields::tree`] built with root
@@ -770,6 +801,27 @@ mod tests {
         assert_eq!(f.get("c"), Some(&json!("q")));
         let pairs: Vec<(&str, &Value)> = f.iter().collect();
         assert_eq!(pairs, [("b", &json!("zz")), ("c", &json!("q"))]);
+    }
+
+    #[test]
+    fn a_value_set_if_absent_keeps_the_first() {
+        let record: Arc<str> = Arc::from("pid=7 pid=8");
+        let mut f = Fields::over_record(record, 2);
+        let (pid, uid): (Arc<str>, Arc<str>) = ("pid".into(), "uid".into());
+        assert_eq!(f.set_text_if_absent(&pid, 4..5), Some(true));
+        assert_eq!(f.set_text_if_absent(&pid, 10..11), Some(false));
+        assert!(!f.set_json_if_absent(&pid, json!(9)));
+        assert_eq!(f.get_ref("pid"), Some(ValueRef::Text("7")));
+        // A value refused takes no place among the JSON values.
+        assert!(f.backing.jsons.is_empty());
+        assert!(f.set_json_if_absent(&uid, json!(0)));
+        assert_eq!(
+            f.set_text_if_absent(&"x".into(), 10..99),
+            None,
+            "not in the record"
+        );
+        let pairs: Vec<(&str, &Value)> = f.iter().collect();
+        assert_eq!(pairs, [("pid", &json!("7")), ("uid", &json!(0))]);
     }
 
     #[test]

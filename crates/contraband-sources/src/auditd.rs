@@ -11,11 +11,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use contraband_event::{
-    ContainerContext, Event, Fields, KeyCache, LogSource, Origin, Timestamp, ValueRef,
+    ContainerContext, Event, FieldName, Fields, KeyCache, LogSource, Origin, Timestamp, ValueRef,
 };
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use crate::error::ErrorKind;
@@ -85,9 +86,13 @@ struct Header<'a> {
     body: &'a str,
 }
 
+/// What a record's header is found by: searched for in every line, so
+/// the searcher is built once.
+static MSG_AUDIT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("msg=audit("));
+
 fn parse_header(line: &str) -> Result<Header<'_>, String> {
-    let at = line
-        .find("msg=audit(")
+    let at = MSG_AUDIT
+        .find(line.as_bytes())
         .ok_or("not an auditd record: no msg=audit(")?;
     let prefix = &line[..at];
     let mut node = None;
@@ -200,13 +205,23 @@ fn parse_kv(text: &str, base: usize, out: &mut Vec<Pair>) -> usize {
     enriched.unwrap_or(out.len())
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() & 1 == 1 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+/// Is `s` hex-encoded text (an even number of hex digits)?
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The bytes of hex text ([`is_hex`]).
+fn unhex(s: &str) -> Vec<u8> {
+    let nibble = |c: u8| {
+        if c.is_ascii_digit() {
+            c - b'0'
+        } else {
+            (c | 0x20) - b'a' + 10
+        }
+    };
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1]))
         .collect()
 }
 
@@ -275,16 +290,19 @@ impl EncodedFields {
 /// The text of a value (of a record of type `rtype`), hex-decoded when
 /// the field is one auditd encodes.
 fn piece(rtype: &str, key: &str, pair: &Pair, raw: &str, encoded: &EncodedFields) -> Piece {
-    if pair.kind == Kind::Bare && ((rtype == "EXECVE" && is_arg_key(key)) || encoded.contains(key))
+    let value = pair.value.of(raw);
+    // Most values are not hex: those are not looked up.
+    if pair.kind == Kind::Bare
+        && is_hex(value)
+        && ((rtype == "EXECVE" && is_arg_key(key)) || encoded.contains(key))
     {
-        if let Some(bytes) = unhex(pair.value.of(raw)) {
-            let text = String::from_utf8_lossy(&bytes);
-            return Piece::Made(if key == "proctitle" {
-                text.trim_end_matches('\0').replace('\0', " ")
-            } else {
-                text.into_owned()
-            });
-        }
+        let bytes = unhex(value);
+        let text = String::from_utf8_lossy(&bytes);
+        return Piece::Made(if key == "proctitle" {
+            text.trim_end_matches('\0').replace('\0', " ")
+        } else {
+            text.into_owned()
+        });
     }
     Piece::At(pair.value)
 }
@@ -534,17 +552,20 @@ impl FormatDecoder for AuditdDecoder {
 /// The container a cgroup path or similar text names: (runtime, id).
 /// Live sources use it on `/proc/PID/cgroup` to attribute a process.
 pub fn container_in(text: &str) -> Option<(&'static str, String)> {
-    const PATTERNS: &[(&str, &str)] = &[
-        ("/docker/", "docker"),
-        ("docker-", "docker"),
-        ("libpod-", "podman"),
-        ("cri-containerd-", "containerd"),
-        ("crio-", "cri-o"),
-    ];
+    /// Built once: every auditd event's text is searched for each.
+    static PATTERNS: LazyLock<[(Finder<'static>, &str); 5]> = LazyLock::new(|| {
+        [
+            (Finder::new("/docker/"), "docker"),
+            (Finder::new("docker-"), "docker"),
+            (Finder::new("libpod-"), "podman"),
+            (Finder::new("cri-containerd-"), "containerd"),
+            (Finder::new("crio-"), "cri-o"),
+        ]
+    });
     let bytes = text.as_bytes();
-    for (pat, runtime) in PATTERNS {
-        for at in memchr::memmem::find_iter(bytes, pat.as_bytes()) {
-            let start = at + pat.len();
+    for (pat, runtime) in PATTERNS.iter() {
+        for at in pat.find_iter(bytes) {
+            let start = at + pat.needle().len();
             let Some(id) = bytes.get(start..start + 64) else {
                 continue;
             };
@@ -583,7 +604,9 @@ fn auxiliary(rtype: &str) -> bool {
 }
 
 /// An event's fields as they are assembled, named by the decoder's kept
-/// names (and their shapes, see [`KeyCache::name_next`]).
+/// names. (Not by shapes: the names of auditd events vary with their
+/// records and arguments, and shapes kept from them were mostly new ones,
+/// costing more than they saved.)
 struct Assembly<'k> {
     fields: Fields,
     keys: &'k mut KeyCache,
@@ -593,27 +616,28 @@ impl Assembly<'_> {
     /// Sets `name` to `value`, replacing the value it has in its place.
     fn put(&mut self, name: &str, value: Piece) {
         let name = self.keys.name(self.fields.len(), name);
-        let field = self.keys.name_next(&mut self.fields, &name);
         let set = match value {
-            Piece::At(span) => self.fields.set_text(field, span.range()),
-            Piece::Made(text) => self.fields.set_json(field, text.into()),
+            Piece::At(span) => self.fields.set_text(FieldName::Own(&name), span.range()),
+            Piece::Made(text) => self.fields.set_json(FieldName::Own(&name), text.into()),
         };
-        // Places are within the raw text and a shape names only what it
-        // was asked to: a field is never dropped, but say so if one were.
+        // Places are within the raw text: a field is never dropped, but
+        // say so if one were.
         debug_assert!(set.is_some(), "field {name} not set");
     }
 
     /// Sets `name` to `value` unless it has one.
     fn put_if_absent(&mut self, name: &str, value: Piece) {
-        if !self.fields.contains_key(name) {
-            self.put(name, value);
-        }
+        let name = self.keys.name(self.fields.len(), name);
+        let set = match value {
+            Piece::At(span) => self.fields.set_text_if_absent(&name, span.range()),
+            Piece::Made(text) => Some(self.fields.set_json_if_absent(&name, text.into())),
+        };
+        debug_assert!(set.is_some(), "field {name} not set");
     }
 
     fn put_json(&mut self, name: &str, value: Value) {
         let name = self.keys.name(self.fields.len(), name);
-        let field = self.keys.name_next(&mut self.fields, &name);
-        let set = self.fields.set_json(field, value);
+        let set = self.fields.set_json(FieldName::Own(&name), value);
         debug_assert!(set.is_some(), "field {name} not set");
     }
 
@@ -766,9 +790,6 @@ fn build(
             }
         }
     }
-    // No `KeyCache::record_read`: the names of auditd events vary with
-    // their records and arguments, and shapes kept from them were mostly
-    // new ones, costing more than they saved.
     let mut fields = event.fields;
     let ls = mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, p.time, fields);
@@ -834,6 +855,17 @@ mod tests {
                 ("UID", "root", Kind::Quoted),
             ]
         );
+    }
+
+    #[test]
+    fn hex_text_is_decoded_in_either_case() {
+        for (text, hex) in [("", false), ("a", false), ("4a6B", true), ("4g", false)] {
+            assert_eq!(is_hex(text), hex, "{text:?}");
+        }
+        assert_eq!(unhex("2F746d70"), b"/tmp");
+        let all: String = (0..=255u8).map(|b| format!("{b:02x}{b:02X}")).collect();
+        let twice: Vec<u8> = (0..=255u8).flat_map(|b| [b, b]).collect();
+        assert_eq!(unhex(&all), twice);
     }
 
     #[test]
