@@ -427,15 +427,6 @@ impl Fields {
         None
     }
 
-    /// Sets `key` to `value` unless it already has one.
-    pub fn insert_if_absent(&mut self, key: &str, value: Value) {
-        let tag = tag(key);
-        if self.position_tagged(key, tag).is_none() {
-            let slot = self.json_slot(value);
-            self.push_new(tag, Arc::from(key), slot);
-        }
-    }
-
     /// Appends a name known to be absent (with its [`tag`]).
     fn push_new(&mut self, tag: u32, name: Arc<str>, value: Slot) {
         self.dotted = Dotted::default();

@@ -262,18 +262,16 @@ impl Piece {
 /// `encoded_fields`), looked up for most fields of every event: kept in a
 /// set of our own rather than asked of the mapping's map each time.
 struct EncodedFields {
-    of: Arc<Mapping>,
     names: foldhash::HashSet<Box<str>>,
 }
 
 impl EncodedFields {
-    fn new(mapping: &Arc<Mapping>) -> EncodedFields {
+    fn new(mapping: &Mapping) -> EncodedFields {
         let table = mapping
             .tables
             .get("encoded_fields")
             .and_then(Value::as_object);
         EncodedFields {
-            of: Arc::clone(mapping),
             names: table
                 .into_iter()
                 .flat_map(|t| t.keys())
@@ -307,17 +305,14 @@ fn piece(rtype: &str, key: &str, pair: &Pair, raw: &str, encoded: &EncodedFields
     Piece::At(pair.value)
 }
 
+/// An event whose records are still coming; its node is its key's.
 struct Pending {
     seq: u64,
-    node: Option<String>,
     serial: u64,
     time: Timestamp,
     line: Option<u64>,
     offset: Option<u64>,
-    records: Vec<Rec>,
-    /// Every record's pairs, places in `raw`.
-    pairs: Vec<Pair>,
-    raw: String,
+    lists: Lists,
     overflow: bool,
 }
 
@@ -331,7 +326,9 @@ pub(crate) struct AuditdDecoder {
     newest_time: i64,
     /// The names events' fields had: shared, not made per event.
     keys: KeyCache,
-    encoded: Option<EncodedFields>,
+    /// Made from the mapping the decoder's context carries (both are made
+    /// from the same options, see `decoder_for`).
+    encoded: EncodedFields,
     /// Pairs of a nested value, read while an event is built.
     nested: Vec<Pair>,
     /// Lists of built events, for new pending ones: each event's grew a
@@ -346,7 +343,9 @@ pub(crate) struct AuditdDecoder {
 #[derive(Default)]
 struct Lists {
     records: Vec<Rec>,
+    /// Every record's pairs, places in `raw`.
     pairs: Vec<Pair>,
+    /// The records joined by `\n`.
     raw: String,
 }
 
@@ -356,7 +355,7 @@ const SPARE_LISTS: usize = 128;
 const SPARE_RAW_ROOM: usize = 64 * 1024;
 
 impl AuditdDecoder {
-    pub fn new(max_pending: usize) -> AuditdDecoder {
+    pub fn new(max_pending: usize, mapping: &Mapping) -> AuditdDecoder {
         AuditdDecoder {
             pending: BTreeMap::new(),
             max_pending: max_pending.max(1),
@@ -364,7 +363,7 @@ impl AuditdDecoder {
             newest_serial: 0,
             newest_time: 0,
             keys: KeyCache::default(),
-            encoded: None,
+            encoded: EncodedFields::new(mapping),
             nested: Vec::new(),
             spare: Vec::new(),
             swept: None,
@@ -372,20 +371,16 @@ impl AuditdDecoder {
     }
 
     fn complete(&mut self, key: &Key, ctx: &Ctx, out: &mut Out) {
-        if let Some(p) = self.pending.remove(key) {
-            let encoded = match self.encoded.take() {
-                Some(e) if Arc::ptr_eq(&e.of, &ctx.mapping) => e,
-                _ => EncodedFields::new(&ctx.mapping),
-            };
-            let (event, mut lists) = build(p, ctx, &encoded, &mut self.keys, &mut self.nested);
-            out.push_back(Ok(event));
+        if let Some(((node, _, _), p)) = self.pending.remove_entry(key) {
+            let (encoded, keys, nested) = (&self.encoded, &mut self.keys, &mut self.nested);
+            out.push_back(Ok(build(&p, node, ctx, encoded, keys, nested)));
+            let mut lists = p.lists;
             if self.spare.len() < SPARE_LISTS && lists.raw.capacity() <= SPARE_RAW_ROOM {
                 lists.records.clear();
                 lists.pairs.clear();
                 lists.raw.clear();
                 self.spare.push(lists);
             }
-            self.encoded = Some(encoded);
         }
     }
 
@@ -440,9 +435,10 @@ impl FormatDecoder for AuditdDecoder {
         if header.rtype == "EOE" {
             if let Some(p) = self.pending.get_mut(&key) {
                 // Kept only within the record cap, like every other record.
-                if p.raw.len() + 1 + line.len() <= ctx.opts.max_record_size {
-                    p.raw.push('\n');
-                    p.raw.push_str(line);
+                let raw = &mut p.lists.raw;
+                if raw.len() + 1 + line.len() <= ctx.opts.max_record_size {
+                    raw.push('\n');
+                    raw.push_str(line);
                 }
             }
             self.complete(&key, ctx, out);
@@ -468,28 +464,25 @@ impl FormatDecoder for AuditdDecoder {
                 }
             }
             self.seq += 1;
-            let lists = self.spare.pop().unwrap_or_default();
             self.pending.insert(
                 key.clone(),
                 Pending {
                     seq: self.seq,
-                    node: key.0.clone(),
                     serial: header.serial,
                     time: header.time,
                     line: rec.line,
                     offset: rec.offset,
-                    records: lists.records,
-                    pairs: lists.pairs,
-                    raw: lists.raw,
+                    lists: self.spare.pop().unwrap_or_default(),
                     overflow: false,
                 },
             );
         }
         let p = self.pending.get_mut(&key).expect("inserted above");
+        let lists = &mut p.lists;
         // The event's raw text (records joined by `\n`) stays within the cap.
-        let sep = usize::from(!p.raw.is_empty());
-        if p.records.len() >= MAX_RECORDS
-            || p.raw.len() + sep + line.len() > ctx.opts.max_record_size
+        let sep = usize::from(!lists.raw.is_empty());
+        if lists.records.len() >= MAX_RECORDS
+            || lists.raw.len() + sep + line.len() > ctx.opts.max_record_size
         {
             if !p.overflow {
                 p.overflow = true;
@@ -502,21 +495,21 @@ impl FormatDecoder for AuditdDecoder {
                 )));
             }
         } else {
-            if !p.raw.is_empty() {
-                p.raw.push('\n');
+            if sep == 1 {
+                lists.raw.push('\n');
             }
-            let base = p.raw.len();
-            p.raw.push_str(line);
+            let base = lists.raw.len();
+            lists.raw.push_str(line);
             let rtype_at = base + offset_in(line, header.rtype);
             let body_at = base + offset_in(line, header.body);
-            let first = p.pairs.len();
-            let enriched = parse_kv(&p.raw[body_at..], body_at, &mut p.pairs);
-            p.records.push(Rec {
+            let first = lists.pairs.len();
+            let enriched = parse_kv(&lists.raw[body_at..], body_at, &mut lists.pairs);
+            lists.records.push(Rec {
                 rtype: Span {
                     start: rtype_at,
                     end: rtype_at + header.rtype.len(),
                 },
-                pairs: first..p.pairs.len(),
+                pairs: first..lists.pairs.len(),
                 enriched,
             });
         }
@@ -646,37 +639,43 @@ impl Assembly<'_> {
     }
 }
 
+/// The event `p` (of node `node`) makes.
 fn build(
-    p: Pending,
+    p: &Pending,
+    node: Option<String>,
     ctx: &Ctx,
     encoded: &EncodedFields,
     keys: &mut KeyCache,
     nested: &mut Vec<Pair>,
-) -> (Event, Lists) {
+) -> Event {
     let mapping = &ctx.mapping;
-    let shared: Arc<str> = Arc::from(p.raw.as_str());
+    let Lists {
+        records,
+        pairs: all_pairs,
+        raw,
+    } = &p.lists;
+    let shared: Arc<str> = Arc::from(raw.as_str());
     let mut event = Assembly {
-        fields: Fields::over_record(Arc::clone(&shared), p.pairs.len() + 8),
+        fields: Fields::over_record(Arc::clone(&shared), all_pairs.len() + 8),
         keys,
     };
     let raw = &*shared;
     let rtype = |r: &Rec| r.rtype.of(raw);
-    let primary = p
-        .records
+    let primary = records
         .iter()
         .find(|r| !auxiliary(rtype(r)))
-        .or_else(|| p.records.iter().find(|r| rtype(r) == "SYSCALL"))
-        .or(p.records.first());
+        .or_else(|| records.iter().find(|r| rtype(r) == "SYSCALL"))
+        .or(records.first());
     event.put(
         "type",
         primary.map_or_else(|| Piece::Made("EOE".into()), |r| Piece::At(r.rtype)),
     );
-    let types = p.records.iter().map(|r| Value::from(rtype(r))).collect();
+    let types = records.iter().map(|r| Value::from(rtype(r))).collect();
     event.put_json("records", Value::Array(types));
-    let has_execve = p.records.iter().any(|r| rtype(r) == "EXECVE");
+    let has_execve = records.iter().any(|r| rtype(r) == "EXECVE");
     // SYSCALL first so its pid/uid/exe win over other records'.
-    let order = (p.records.iter().filter(|r| rtype(r) == "SYSCALL"))
-        .chain(p.records.iter().filter(|r| rtype(r) != "SYSCALL"));
+    let order = (records.iter().filter(|r| rtype(r) == "SYSCALL"))
+        .chain(records.iter().filter(|r| rtype(r) != "SYSCALL"));
     let mut args: BTreeMap<u64, Piece> = BTreeMap::new();
     let mut parts: BTreeMap<(u64, u64), Piece> = BTreeMap::new();
     let mut names = Vec::new();
@@ -684,7 +683,7 @@ fn build(
     let mut contid = None;
     for r in order {
         let r_type = rtype(r);
-        let pairs = &p.pairs[r.pairs.clone()];
+        let pairs = &all_pairs[r.pairs.clone()];
         let (normal, enriched) = pairs.split_at(r.enriched - r.pairs.start);
         for pair in normal {
             let k = pair.key.of(raw);
@@ -793,7 +792,7 @@ fn build(
     let mut fields = event.fields;
     let ls = mapping.apply(&mut fields, LogSource::default());
     let mut ev = Event::new(ls, p.time, fields);
-    ev.host = p.node.as_deref().map(Arc::from);
+    ev.host = node.map(Arc::from);
     ev.origin = Origin {
         source: ctx.file.clone(),
         line: p.line,
@@ -813,12 +812,7 @@ fn build(
         });
     }
     ev.raw = Some(Arc::clone(&shared));
-    let lists = Lists {
-        records: p.records,
-        pairs: p.pairs,
-        raw: p.raw,
-    };
-    (ev, lists)
+    ev
 }
 
 #[cfg(test)]

@@ -233,7 +233,10 @@ pub(crate) trait FormatDecoder: Send {
 
 fn decoder_for(format: Format, opts: &Options) -> Box<dyn FormatDecoder> {
     match format {
-        Format::Auditd => Box::new(auditd::AuditdDecoder::new(opts.auditd_max_pending)),
+        Format::Auditd => Box::new(auditd::AuditdDecoder::new(
+            opts.auditd_max_pending,
+            &opts.mappings.get(format),
+        )),
         Format::DockerEvents => Box::new(json::JsonDecoder::new(docker::decode_docker_event)),
         Format::DockerInspect => Box::new(json::JsonDecoder::new(docker::decode_inspect)),
         Format::PodmanEvents => Box::new(json::JsonDecoder::new(docker::decode_podman_event)),
